@@ -1,0 +1,60 @@
+# The two commands of the README: `make run` and `make test`.
+# Needs Python 3.11 and Java 17; everything else is installed into .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RAW_DIR ?= data/01_raw
+SAMPLE_EVENTS ?= 200000
+SAMPLE_SEED ?= 42
+
+export KEDRO_DISABLE_TELEMETRY := true
+export SPARK_LOCAL_IP := 127.0.0.1
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: install install-test run sample test lint format viz package clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## Writes the default sample data into data/01_raw when it holds no raw data (never overwrites).
+sample: install
+	$(BIN)/python -m recsys_kedro.sample_data --out $(RAW_DIR) --events $(SAMPLE_EVENTS) --seed $(SAMPLE_SEED) --if-empty
+
+## Set-up, sample data, then the main job.
+run: sample
+	$(BIN)/kedro run
+
+## Lint, format check and the whole test suite.
+test: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/pytest
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+
+format: install-test
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+viz: install
+	$(BIN)/kedro viz run --host 127.0.0.1
+
+package: install
+	$(BIN)/kedro package
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,209 @@
+"""Raw CSV files as published, read by Spark as strings, nothing inferred, nothing dropped.
+
+kedro-datasets' ``spark.SparkDataset`` reads one path with one schema; the raw layer here
+is a folder of monthly files whose headers must each be checked against the expected
+columns (with a per-export column mapping from parameters), and rows with the wrong field
+count must be kept with their raw text. So this dataset hands the node a
+:class:`RawCsvFiles`: the Spark frame (every column a string, as in the file's header,
+plus ``source_file`` and ``_corrupt_record``) and each file's header. Parsing, checks and
+quarantine happen in the pipeline's nodes, where parameters reach them.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+from kedro.io.core import AbstractDataset, DatasetError
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from recsys_kedro.spark_session import get_spark
+
+logger = logging.getLogger(__name__)
+
+CORRUPT_RECORD = "_corrupt_record"
+SOURCE_FILE = "source_file"
+
+
+@dataclass(frozen=True)
+class RawCsvFiles:
+    """What a raw CSV folder holds.
+
+    Attributes:
+        path: The folder or file that was read.
+        headers: File name -> its header's column names, in file order.
+        frame: All rows of all files as strings, with ``source_file`` (the file name)
+            and ``_corrupt_record`` (the raw line of a row whose field count is
+            wrong, else null). ``None`` when an optional source is absent.
+    """
+
+    path: str
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    frame: DataFrame | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no file was found (only possible for an optional source)."""
+        return not self.headers
+
+
+class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
+    """Reads a folder (or one file) of raw CSV files; read-only.
+
+    Example catalog entry::
+
+        events_raw:
+          type: recsys_kedro.datasets.RawCsvDataset
+          path: ${runtime_params:raw_dir,data/01_raw}/events
+          pattern: "*.csv"
+          layout: "events/*.csv: monthly files of the cosmetics-shop event logs"
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        pattern: str = "*.csv",
+        required: bool = True,
+        multiline: bool = False,
+        encoding: str = "UTF-8",
+        layout: str = "",
+        storage_options: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Creates the dataset.
+
+        Args:
+            path: A folder of CSV files, or one CSV file.
+            pattern: Glob of the file names to read inside a folder.
+            required: When true a missing folder, file or empty match stops the run;
+                when false it loads as an empty :class:`RawCsvFiles`.
+            multiline: Quoted fields may hold line breaks (review text). Such files
+                are read whole by one task each; keep it off for the large event logs.
+            encoding: Text encoding of the files.
+            layout: The expected layout, quoted in the error a user sees when the
+                files are missing.
+            storage_options: fsspec options for listing the files.
+            metadata: Free-form metadata (kedro-viz reads ``kedro-viz.layer``).
+        """
+        self._path = str(path).rstrip("/")
+        self._pattern = pattern
+        self._required = required
+        self._multiline = multiline
+        self._encoding = encoding
+        self._layout = layout
+        self._storage_options = storage_options or {}
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "path": self._path,
+            "pattern": self._pattern,
+            "required": self._required,
+            "multiline": self._multiline,
+        }
+
+    def _save(self, data: None) -> None:
+        raise DatasetError(f"'{self._path}' is raw input: this project never writes it")
+
+    def _exists(self) -> bool:
+        return bool(self._list_files())
+
+    def _missing(self, what: str) -> RawCsvFiles:
+        if self._required:
+            raise DatasetError(
+                f"{what}. Expected layout: {self._layout or self._pattern}. "
+                "Put the files there, or point the run at another raw folder with "
+                "`kedro run --params=raw_dir=/path/to/folder`."
+            )
+        logger.warning("%s: this optional input is treated as empty.", what)
+        return RawCsvFiles(path=self._path)
+
+    def _list_files(self) -> list[str]:
+        fs, root = fsspec.core.url_to_fs(self._path, **self._storage_options)
+        if fs.isfile(root):
+            return [self._path]
+        if not fs.isdir(root):
+            return []
+        names = sorted(
+            name
+            for name in (_file_name(p) for p in fs.ls(root, detail=False))
+            if fnmatch.fnmatch(name, self._pattern)
+        )
+        return [f"{self._path}/{name}" for name in names]
+
+    def _read_header(self, path: str) -> list[str]:
+        with fsspec.open(
+            path, "rb", **self._storage_options
+        ) as handle:  # only the first line is read
+            first = handle.readline().decode(self._encoding).lstrip("\ufeff")
+        return next(csv.reader(io.StringIO(first)), [])
+
+    def _load(self) -> RawCsvFiles:
+        fs, root = fsspec.core.url_to_fs(self._path, **self._storage_options)
+        if not fs.exists(root):
+            return self._missing(f"Raw input '{self._path}' does not exist")
+        files = self._list_files()
+        if not files:
+            return self._missing(
+                f"Raw input folder '{self._path}' holds no file matching "
+                f"'{self._pattern}'"
+            )
+        headers = {_file_name(f): self._read_header(f) for f in files}
+        empty = [name for name, cols in headers.items() if not cols]
+        if empty:
+            raise DatasetError(
+                f"Raw file(s) {empty} in '{self._path}' are empty: no header line. "
+                f"Expected layout: {self._layout or self._pattern}."
+            )
+        by_header: dict[tuple[str, ...], list[str]] = {}
+        for path in files:
+            by_header.setdefault(tuple(headers[_file_name(path)]), []).append(path)
+
+        spark = get_spark()
+        frames = []
+        for header, paths in by_header.items():
+            schema = T.StructType(
+                [T.StructField(name, T.StringType()) for name in _unique(header)]
+                + [T.StructField(CORRUPT_RECORD, T.StringType())]
+            )
+            frame = spark.read.csv(
+                paths,
+                schema=schema,
+                header=True,
+                enforceSchema=True,
+                mode="PERMISSIVE",
+                columnNameOfCorruptRecord=CORRUPT_RECORD,
+                multiLine=self._multiline,
+                escape='"',
+                encoding=self._encoding,
+            ).withColumn(SOURCE_FILE, F.col("_metadata.file_name"))
+            frames.append(frame)
+        result = frames[0]
+        for frame in frames[1:]:
+            result = result.unionByName(frame, allowMissingColumns=True)
+        logger.info("Reading %d raw file(s) from %s", len(files), self._path)
+        return RawCsvFiles(path=self._path, headers=headers, frame=result)
+
+
+def _file_name(path: str) -> str:
+    """The last component of a local path or URI."""
+    return str(path).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _unique(names: tuple[str, ...]) -> list[str]:
+    """Makes duplicate header names unique (``a``, ``a__2``) so Spark can address them;
+    the node still reports the duplicate against the expected columns."""
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        result.append(name if seen[name] == 1 else f"{name}__{seen[name]}")
+    return result

@@ -1,0 +1,18 @@
+"""Project settings: hooks, configuration loader and its file patterns."""
+
+from kedro.config import OmegaConfigLoader
+
+from recsys_kedro.hooks import SparkHooks
+
+HOOKS = (SparkHooks(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "config_patterns": {
+        "spark": ["spark*", "spark*/**"],
+        "mlflow": ["mlflow*", "mlflow*/**"],
+        "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
+    },
+}

@@ -1,0 +1,87 @@
+"""One lazily created SparkSession per process, configured from ``conf/<env>/spark.yml``.
+
+On Databricks (or any process that already runs a session) the active session is
+used as it is: ``getOrCreate`` returns it and static settings are left to the cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+_DEFAULTS: dict[str, str] = {
+    "spark.app.name": "recsys_kedro",
+    "spark.master": "local[*]",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "8",
+    # delta-rs reads INT96 timestamps badly; write what the Delta protocol uses.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
+_lock = threading.Lock()
+_conf: dict[str, str] = dict(_DEFAULTS)
+
+
+def configure(conf: dict[str, Any]) -> None:
+    """Sets the configuration used when the session is first created.
+
+    Args:
+        conf: Spark settings (``spark.*`` keys) that override the defaults.
+    """
+    global _conf  # noqa: PLW0603 - module-level configuration, set once per run
+    _conf = {**_DEFAULTS, **{k: str(v) for k, v in (conf or {}).items()}}
+
+
+def get_spark() -> SparkSession:
+    """Returns the process's SparkSession, creating it on first call.
+
+    Returns:
+        The active SparkSession.
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    with _lock:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = SparkSession.builder
+        for key, value in _conf.items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel(_conf.get("spark.log.level", "WARN"))
+        logger.info(
+            "Started SparkSession %s (master %s, %s shuffle partitions)",
+            spark.version,
+            spark.sparkContext.master,
+            spark.conf.get("spark.sql.shuffle.partitions"),
+        )
+        return spark
+
+
+def has_delta_support(spark: SparkSession) -> bool:
+    """Tells whether the session can read and write Delta through Spark itself.
+
+    True on Databricks and on sessions started with the Delta jars and extension.
+
+    Args:
+        spark: The session to check.
+
+    Returns:
+        Whether ``spark.read.format("delta")`` is available.
+    """
+    conf = spark.conf
+    if conf.get("spark.databricks.clusterUsageTags.clusterId", None):
+        return True
+    extensions = conf.get("spark.sql.extensions", "") or ""
+    return "DeltaSparkSessionExtension" in extensions
