@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
 from recsys_kedro import spark_session
+from recsys_kedro.pipelines.data_processing.params import DataProcessingParams
+
+# Pipeline parameter key -> its typed model; checked before any node runs.
+PARAMETER_MODELS = {"data_processing": DataProcessingParams}
 
 
 class SparkHooks:
@@ -19,3 +25,22 @@ class SparkHooks:
         (``kedro catalog``, ``kedro viz``) do not pay for it.
         """
         spark_session.configure(dict(context.config_loader["spark"]))
+
+
+class ParameterHooks:
+    """Validates each pipeline's parameters before the run starts."""
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline, catalog
+    ) -> None:
+        """Fails the run at once, naming the bad key, when a parameter block is invalid."""
+        params = catalog.load("parameters")
+        for key, model in PARAMETER_MODELS.items():
+            if key in params:
+                try:
+                    model.model_validate(params[key])
+                except ValueError as exc:
+                    raise ValueError(
+                        f"Invalid parameters under '{key}': {exc}"
+                    ) from exc

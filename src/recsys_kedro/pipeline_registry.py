@@ -1,4 +1,5 @@
 """Project pipelines."""
+
 from __future__ import annotations
 
 from kedro.framework.project import find_pipelines
@@ -6,7 +7,7 @@ from kedro.pipeline import Pipeline
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register the project's pipelines.
+    """Registers every pipeline by its folder name; ``__default__`` runs them all.
 
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.

@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from recsys_kedro.hooks import SparkHooks
+from recsys_kedro.hooks import ParameterHooks, SparkHooks
 
-HOOKS = (SparkHooks(),)
+HOOKS = (SparkHooks(), ParameterHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

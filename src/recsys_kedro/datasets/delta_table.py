@@ -209,11 +209,12 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
         writer.save(self._filepath)
 
     def _save_with_delta_rs(self, data: DataFrame) -> None:
-        arrow_schema = to_arrow_schema(data.schema)
+        arrow_schema = to_arrow_schema(data.schema, timezone="UTC")
         self._check_schema(arrow_schema)
-        staging = Path(
-            tempfile.mkdtemp(prefix="delta-staging-", dir=self._staging_dir)
-        ) / uuid.uuid4().hex
+        staging = (
+            Path(tempfile.mkdtemp(prefix="delta-staging-", dir=self._staging_dir))
+            / uuid.uuid4().hex
+        )
         try:
             data.write.mode("error").parquet(str(staging))
             batch_rows = int(self._save_args["batch_rows"])
@@ -303,4 +304,3 @@ def _same_delta_type(old: pa.DataType, new: pa.DataType) -> bool:
         return str(t)
 
     return norm(old) == norm(new)
-

@@ -8,7 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from recsys_kedro.sample_data.generator import SampleConfig, existing_raw_files, generate
+from recsys_kedro.sample_data.generator import (
+    SampleConfig,
+    existing_raw_files,
+    generate,
+)
 
 logger = logging.getLogger("recsys_kedro.sample_data")
 

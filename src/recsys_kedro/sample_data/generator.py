@@ -273,7 +273,11 @@ def _session_chunk(
     n_slots = np.where(
         kind == 2,
         bundle_size,
-        np.where(kind == 1, rng.integers(2, 5, size=n_sessions), 1 + rng.poisson(1.3, n_sessions)),
+        np.where(
+            kind == 1,
+            rng.integers(2, 5, size=n_sessions),
+            1 + rng.poisson(1.3, n_sessions),
+        ),
     )
     session_of_slot = np.repeat(np.arange(n_sessions), n_slots)
     slot_kind = kind[session_of_slot]
@@ -374,7 +378,12 @@ def _write_events(
     remaining = cfg.events
     while remaining > 0:
         chunk = _session_chunk(
-            cfg, rng, cat, user_ids, user_weights, (start.astype("datetime64[s]"), span_seconds)
+            cfg,
+            rng,
+            cat,
+            user_ids,
+            user_weights,
+            (start.astype("datetime64[s]"), span_seconds),
         )
         chunk = chunk.iloc[:remaining]
         remaining -= len(chunk)
@@ -394,7 +403,9 @@ def _review_products(
     """Review-side products: mapped ones share brand, price and category with an event
     product; the rest exist only in the reviews."""
     n = len(cat.product_id)
-    mapped = np.sort(rng.choice(n, size=int(round(cfg.review_share * n)), replace=False))
+    mapped = np.sort(
+        rng.choice(n, size=int(round(cfg.review_share * n)), replace=False)
+    )
     n_extra = max(10, len(mapped) // 3)
     n_review = len(mapped) + n_extra
     codes = rng.choice(900_000, size=n_review, replace=False) + 100_000
@@ -402,7 +413,9 @@ def _review_products(
     brand = np.empty(n_review, dtype=object)
     event_brand = cat.brand[mapped]
     fallback = rng.choice(np.array(BRANDS), size=n_review)
-    brand[: len(mapped)] = np.where(event_brand == "", fallback[: len(mapped)], event_brand)
+    brand[: len(mapped)] = np.where(
+        event_brand == "", fallback[: len(mapped)], event_brand
+    )
     brand[len(mapped) :] = fallback[len(mapped) :]
     price = np.empty(n_review)
     price[: len(mapped)] = np.round(
@@ -410,7 +423,9 @@ def _review_products(
     )
     price[len(mapped) :] = np.round(np.exp(rng.normal(1.6, 0.85, n_extra)) + 0.3, 2)
     category_index = np.empty(n_review, dtype=int)
-    category_index[: len(mapped)] = (cat.category_id[mapped] % len(SEPHORA_CATEGORIES)).astype(int)
+    category_index[: len(mapped)] = (
+        cat.category_id[mapped] % len(SEPHORA_CATEGORIES)
+    ).astype(int)
     category_index[len(mapped) :] = rng.integers(0, len(SEPHORA_CATEGORIES), n_extra)
     names = [
         f"{PRODUCT_WORDS[a]} {PRODUCT_WORDS[b]} {PRODUCT_NOUNS[c]}"
@@ -436,7 +451,9 @@ def _review_products(
 
 def _product_info(rng: np.random.Generator, products: pd.DataFrame) -> pd.DataFrame:
     n = len(products)
-    brand_codes = {b: 5000 + i for i, b in enumerate(sorted(set(products["brand_name"])))}
+    brand_codes = {
+        b: 5000 + i for i, b in enumerate(sorted(set(products["brand_name"])))
+    }
     size_ml = rng.choice([15, 30, 50, 75, 100, 150, 200, 250], size=n)
     size = [f"{round(ml / 29.57, 1)} oz/ {ml} mL" for ml in size_ml]
     categories = [SEPHORA_CATEGORIES[i] for i in products["category_index"]]
@@ -448,25 +465,37 @@ def _product_info(rng: np.random.Generator, products: pd.DataFrame) -> pd.DataFr
             "brand_id": [brand_codes[b] for b in products["brand_name"]],
             "brand_name": products["brand_name"],
             "loves_count": rng.integers(0, 200_000, n),
-            "rating": np.where(rng.random(n) < 0.97, np.round(rng.uniform(3.0, 5.0, n), 4), np.nan),
-            "reviews": np.where(rng.random(n) < 0.97, rng.integers(1, 2_000, n).astype(float), np.nan),
+            "rating": np.where(
+                rng.random(n) < 0.97, np.round(rng.uniform(3.0, 5.0, n), 4), np.nan
+            ),
+            "reviews": np.where(
+                rng.random(n) < 0.97, rng.integers(1, 2_000, n).astype(float), np.nan
+            ),
             "size": np.where(rng.random(n) < 0.8, size, ""),
             "variation_type": np.where(rng.random(n) < 0.8, "Size", ""),
             "variation_value": np.where(rng.random(n) < 0.8, size, ""),
             "variation_desc": "",
             "ingredients": [
-                "['Water, Glycerin, Niacinamide, Squalane, Tocopherol.']" if r < 0.9 else ""
+                "['Water, Glycerin, Niacinamide, Squalane, Tocopherol.']"
+                if r < 0.9
+                else ""
                 for r in rng.random(n)
             ],
             "price_usd": products["price_usd"],
-            "value_price_usd": np.where(rng.random(n) < 0.05, products["price_usd"] * 1.2, np.nan).round(2),
-            "sale_price_usd": np.where(on_sale, products["price_usd"] * 0.8, np.nan).round(2),
+            "value_price_usd": np.where(
+                rng.random(n) < 0.05, products["price_usd"] * 1.2, np.nan
+            ).round(2),
+            "sale_price_usd": np.where(
+                on_sale, products["price_usd"] * 0.8, np.nan
+            ).round(2),
             "limited_edition": (rng.random(n) < 0.07).astype(int),
             "new": (rng.random(n) < 0.07).astype(int),
             "online_only": (rng.random(n) < 0.22).astype(int),
             "out_of_stock": (rng.random(n) < 0.07).astype(int),
             "sephora_exclusive": (rng.random(n) < 0.28).astype(int),
-            "highlights": np.where(rng.random(n) < 0.75, "['Vegan', 'Without Parabens']", ""),
+            "highlights": np.where(
+                rng.random(n) < 0.75, "['Vegan', 'Without Parabens']", ""
+            ),
             "primary_category": [c[0] for c in categories],
             "secondary_category": [c[1] for c in categories],
             "tertiary_category": [c[2] for c in categories],
@@ -477,7 +506,9 @@ def _product_info(rng: np.random.Generator, products: pd.DataFrame) -> pd.DataFr
     )[PRODUCT_INFO_COLUMNS]
 
 
-def _review_text(rng: np.random.Generator, ratings: np.ndarray) -> tuple[list[str], list[str]]:
+def _review_text(
+    rng: np.random.Generator, ratings: np.ndarray
+) -> tuple[list[str], list[str]]:
     """Text whose sentiment follows the rating, with 12 % of texts from a neighbouring
     class, and some HTML entities, tags, URLs and emoji for the nlp pipeline to clean."""
     tone = np.where(ratings >= 4, 2, np.where(ratings == 3, 1, 0))
@@ -487,7 +518,9 @@ def _review_text(rng: np.random.Generator, ratings: np.ndarray) -> tuple[list[st
     texts, titles = [], []
     n_sentences = rng.integers(2, 5, len(ratings))
     noise = rng.random(len(ratings))
-    for t, k, z in zip(tone.tolist(), n_sentences.tolist(), noise.tolist(), strict=True):
+    for t, k, z in zip(
+        tone.tolist(), n_sentences.tolist(), noise.tolist(), strict=True
+    ):
         pool = pools[t]
         picks = rng.integers(0, len(pool), k)
         sentences = [pool[i] for i in picks]
@@ -515,7 +548,9 @@ def _write_reviews(
         texts, titles = _review_text(rng, rating)
         total = rng.poisson(1.5, n)
         neg = rng.binomial(total, np.where(rating >= 4, 0.1, 0.5))
-        recommended = np.where(rating >= 4, 1.0, np.where(rating <= 2, 0.0, (rng.random(n) < 0.5) * 1.0))
+        recommended = np.where(
+            rating >= 4, 1.0, np.where(rating <= 2, 0.0, (rng.random(n) < 0.5) * 1.0)
+        )
         recommended = np.where(rng.random(n) < 0.1, np.nan, recommended)
         days = rng.integers(0, 5 * 365, n)
         frame = pd.DataFrame(
@@ -524,11 +559,15 @@ def _write_reviews(
                 "author_id": rng.integers(10**9, 3 * 10**10, n),
                 "rating": rating,
                 "is_recommended": recommended,
-                "helpfulness": np.where(total > 0, (total - neg) / np.maximum(total, 1), np.nan),
+                "helpfulness": np.where(
+                    total > 0, (total - neg) / np.maximum(total, 1), np.nan
+                ),
                 "total_feedback_count": total,
                 "total_neg_feedback_count": neg,
                 "total_pos_feedback_count": total - neg,
-                "submission_time": (np.datetime64("2018-06-01") + days.astype("timedelta64[D]")).astype(str),
+                "submission_time": (
+                    np.datetime64("2018-06-01") + days.astype("timedelta64[D]")
+                ).astype(str),
                 "review_text": texts,
                 "review_title": np.where(rng.random(n) < 0.7, titles, ""),
                 "skin_tone": rng.choice(np.array(SKIN_TONES), n),
@@ -544,7 +583,9 @@ def _write_reviews(
         file_of_row = rng.integers(0, len(REVIEW_FILES), n)
         for f, rows in frame.groupby(file_of_row, sort=True):
             name = REVIEW_FILES[int(f)]
-            rows.to_csv(reviews_dir / name, mode="a", header=name not in started, index=False)
+            rows.to_csv(
+                reviews_dir / name, mode="a", header=name not in started, index=False
+            )
             started.add(name)
         written += n
     return written
@@ -573,7 +614,9 @@ def existing_raw_files(out: Path) -> list[Path]:
     return found
 
 
-def generate(cfg: SampleConfig, out: Path, truth_dir: Path | None = None) -> SampleSummary:
+def generate(
+    cfg: SampleConfig, out: Path, truth_dir: Path | None = None
+) -> SampleSummary:
     """Writes events, reviews, product info and mapping into ``out``; truth beside it.
 
     Args:
@@ -614,7 +657,9 @@ def generate(cfg: SampleConfig, out: Path, truth_dir: Path | None = None) -> Sam
         }
     )
     keep = rng.random(len(truth_map)) < cfg.mapping_coverage
-    truth_map[keep].to_csv(out / "product_mapping.csv", index=False, quoting=csv.QUOTE_MINIMAL)
+    truth_map[keep].to_csv(
+        out / "product_mapping.csv", index=False, quoting=csv.QUOTE_MINIMAL
+    )
 
     truth_dir.mkdir(parents=True, exist_ok=True)
     truth_map.to_csv(truth_dir / "product_mapping_true.csv", index=False)
