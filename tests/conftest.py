@@ -1,0 +1,54 @@
+"""Shared fixtures: one local Spark session per test run, and the real rows in ../shared."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from recsys_kedro import spark_session
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local[2] session bound to 127.0.0.1 with few shuffle partitions."""
+    spark_session.configure(
+        {
+            "spark.master": "local[2]",
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.sql.csv.parser.columnPruning.enabled": "false",
+        }
+    )
+    session = spark_session.get_spark()
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real public-dataset rows beside the checkout; skip where they are absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real-data fixtures not found: {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def real_raw_dir(shared_data: Path, tmp_path: Path) -> Path:
+    """The shared rows laid out as a user drops the public downloads into a raw folder."""
+    raw = tmp_path / "raw"
+    (raw / "events").mkdir(parents=True)
+    (raw / "reviews").mkdir()
+    for path in sorted((shared_data / "cosmetics_shop_sample").glob("*.csv")):
+        shutil.copy(path, raw / "events" / path.name)
+    for path in sorted((shared_data / "sephora_sample").glob("*.csv")):
+        shutil.copy(path, raw / "reviews" / path.name)
+    return raw

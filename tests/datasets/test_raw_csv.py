@@ -1,0 +1,95 @@
+"""RawCsvDataset: missing inputs stop the run clearly; nothing is dropped on read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kedro.io.core import DatasetError
+
+from recsys_kedro.datasets import RawCsvDataset
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_missing_folder_names_the_path_and_the_layout(spark, tmp_path: Path):
+    dataset = RawCsvDataset(
+        path=str(tmp_path / "raw" / "events"), layout="events/*.csv: monthly logs"
+    )
+    with pytest.raises(DatasetError) as error:
+        dataset.load()
+    message = str(error.value)
+    assert str(tmp_path / "raw" / "events") in message
+    assert "does not exist" in message
+    assert "events/*.csv: monthly logs" in message
+    assert "--params=raw_dir=" in message
+
+
+def test_empty_folder_and_no_matching_file_stop_the_run(spark, tmp_path: Path):
+    (tmp_path / "events").mkdir()
+    with pytest.raises(DatasetError, match="holds no file matching"):
+        RawCsvDataset(path=str(tmp_path / "events")).load()
+    _write(tmp_path / "reviews" / "notes.txt", "x")
+    with pytest.raises(DatasetError, match=r"no file matching 'reviews_\*\.csv'"):
+        RawCsvDataset(path=str(tmp_path / "reviews"), pattern="reviews_*.csv").load()
+
+
+def test_file_without_header_line_is_an_error(spark, tmp_path: Path):
+    _write(tmp_path / "events" / "2019-Oct.csv", "")
+    with pytest.raises(DatasetError, match=r"\['2019-Oct.csv'\].*empty"):
+        RawCsvDataset(path=str(tmp_path / "events")).load()
+
+
+def test_optional_missing_file_loads_empty(spark, tmp_path: Path):
+    raw = RawCsvDataset(
+        path=str(tmp_path / "product_mapping.csv"), required=False
+    ).load()
+    assert raw.is_empty
+    assert raw.frame is None
+
+
+def test_rows_are_strings_and_malformed_rows_keep_their_raw_line(spark, tmp_path: Path):
+    _write(
+        tmp_path / "events" / "a.csv",
+        'x,y,z\n1,2,3\n4,5\n6,7,8,9\n"q,r",s,t\n',
+    )
+    _write(tmp_path / "events" / "b.csv", "x,y,z\n10,11,12\n")
+    raw = RawCsvDataset(path=str(tmp_path / "events")).load()
+    assert raw.headers == {"a.csv": ["x", "y", "z"], "b.csv": ["x", "y", "z"]}
+    rows = sorted(
+        tuple(r)
+        for r in raw.frame.select(
+            "source_file", "x", "y", "z", "_corrupt_record"
+        ).collect()
+    )
+    assert rows == [
+        ("a.csv", "1", "2", "3", None),
+        ("a.csv", "4", "5", None, "4,5"),
+        ("a.csv", "6", "7", "8", "6,7,8,9"),
+        ("a.csv", "q,r", "s", "t", None),
+        ("b.csv", "10", "11", "12", None),
+    ]
+    assert {f.dataType.simpleString() for f in raw.frame.schema.fields} == {"string"}
+
+
+def test_multiline_quoted_fields_stay_one_row(spark, tmp_path: Path):
+    _write(
+        tmp_path / "r" / "reviews_0.csv",
+        'id,text\n1,"line one\nline two"\n2,"say ""hi"""\n',
+    )
+    raw = RawCsvDataset(
+        path=str(tmp_path / "r"), pattern="reviews_*.csv", multiline=True
+    ).load()
+    assert sorted(tuple(r) for r in raw.frame.select("id", "text").collect()) == [
+        ("1", "line one\nline two"),
+        ("2", 'say "hi"'),
+    ]
+
+
+def test_saving_raw_input_is_refused(tmp_path: Path):
+    with pytest.raises(DatasetError, match="raw input"):
+        RawCsvDataset(path=str(tmp_path)).save("anything")

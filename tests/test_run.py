@@ -1,0 +1,117 @@
+"""End to end, as a user runs it: `kedro run`, MLflow, `kedro viz build`, `kedro package`.
+
+Each test works in a temporary copy of the project's configuration so the checkout's own
+data/ and mlflow.db are left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recsys_kedro.sample_data import SampleConfig, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+KEDRO = str(Path(sys.executable).parent / "kedro")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("conf", "pyproject.toml", ".telemetry", "README.md"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("local"))
+        else:
+            shutil.copy(source, copy / name)
+    (copy / "conf" / "local").mkdir()
+    shutil.copytree(
+        ROOT / "src",
+        copy / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
+    for layer in ("01_raw", "02_intermediate", "08_reporting"):
+        (copy / "data" / layer).mkdir(parents=True)
+    return copy
+
+
+def _kedro(
+    project: Path, *args: str, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    return subprocess.run(
+        [KEDRO, *args],
+        check=False,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_kedro_run_writes_delta_tables_and_one_mlflow_run(project: Path):
+    generate(SampleConfig(events=20_000, seed=11), project / "data" / "01_raw")
+    result = _kedro(project, "run", "--pipeline=data_processing")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    for table in ("events_clean", "events_rejected", "reviews_clean", "reviews_rejected",
+                  "products_clean", "product_mapping_clean"):  # fmt: skip
+        assert (project / "data" / "02_intermediate" / table / "_delta_log").is_dir(), (
+            table
+        )
+    report = (
+        project / "data" / "08_reporting" / "data_quality_report.json"
+    ).read_text()
+    assert '"balanced": true' in report and '"balanced": false' not in report
+
+    with sqlite3.connect(project / "mlflow.db") as db:
+        runs = db.execute("select run_uuid, status from runs").fetchall()
+        assert len(runs) == 1 and runs[0][1] == "FINISHED"
+        metrics = {
+            key.removeprefix("data_quality_metrics."): value
+            for key, value in db.execute("select key, value from metrics").fetchall()
+        }
+        params = dict(db.execute("select key, value from params").fetchall())
+    assert metrics["events_rows_in"] == 20_000
+    assert metrics["events_clean"] + metrics["events_rejected"] == 20_000
+    assert metrics["events_rejected_exact_duplicate"] > 0
+    assert params["data_processing.reviews.rating_max"] == "5"
+
+
+def test_run_on_another_raw_folder_and_a_missing_one(project: Path, tmp_path: Path):
+    missing = tmp_path / "nowhere"
+    result = _kedro(
+        project, "run", "--pipeline=data_processing", f"--params=raw_dir={missing}"
+    )
+    assert result.returncode != 0
+    output = "".join((result.stdout + result.stderr).split()).replace("│", "")
+    assert f"'{missing}/events'doesnotexist" in output
+
+
+def test_kedro_viz_build_and_package(project: Path):
+    result = _kedro(project, "viz", "build", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    main = (project / "build" / "api" / "main").read_text()
+    for name in ("clean_events_node", "events_clean", '"intermediate"', '"raw"'):
+        assert name in main
+
+    result = _kedro(project, "package", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    dist = sorted(p.name for p in (project / "dist").iterdir())
+    assert any(
+        n.startswith("recsys_kedro-0.1.0") and n.endswith(".whl") for n in dist
+    ), dist
+    assert "conf-recsys_kedro.tar.gz" in dist
