@@ -23,6 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recsys_kedro.raw_schemas import (
+    EVENT_COLUMNS,
+    PRODUCT_INFO_COLUMNS,
+)
 from recsys_kedro.sample_data.vocabulary import (
     BRANDS,
     CATEGORY_CODES,
@@ -41,68 +45,7 @@ from recsys_kedro.sample_data.vocabulary import (
 
 logger = logging.getLogger(__name__)
 
-EVENT_COLUMNS = [
-    "event_time",
-    "event_type",
-    "product_id",
-    "category_id",
-    "category_code",
-    "brand",
-    "price",
-    "user_id",
-    "user_session",
-]
 EVENT_TYPES = np.array(["view", "cart", "remove_from_cart", "purchase"])
-PRODUCT_INFO_COLUMNS = [
-    "product_id",
-    "product_name",
-    "brand_id",
-    "brand_name",
-    "loves_count",
-    "rating",
-    "reviews",
-    "size",
-    "variation_type",
-    "variation_value",
-    "variation_desc",
-    "ingredients",
-    "price_usd",
-    "value_price_usd",
-    "sale_price_usd",
-    "limited_edition",
-    "new",
-    "online_only",
-    "out_of_stock",
-    "sephora_exclusive",
-    "highlights",
-    "primary_category",
-    "secondary_category",
-    "tertiary_category",
-    "child_count",
-    "child_max_price",
-    "child_min_price",
-]
-REVIEW_COLUMNS = [
-    "Unnamed: 0",
-    "author_id",
-    "rating",
-    "is_recommended",
-    "helpfulness",
-    "total_feedback_count",
-    "total_neg_feedback_count",
-    "total_pos_feedback_count",
-    "submission_time",
-    "review_text",
-    "review_title",
-    "skin_tone",
-    "eye_color",
-    "skin_type",
-    "hair_color",
-    "product_id",
-    "product_name",
-    "brand_name",
-    "price_usd",
-]
 REVIEW_FILES = [
     "reviews_0-250.csv",
     "reviews_250-500.csv",
@@ -110,7 +53,6 @@ REVIEW_FILES = [
     "reviews_750-1250.csv",
     "reviews_1250-end.csv",
 ]
-MAPPING_COLUMNS = ["product_id_events", "product_id_reviews"]
 RAW_FILES = ("events", "reviews", "product_mapping.csv")
 
 

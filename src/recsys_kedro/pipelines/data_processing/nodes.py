@@ -24,6 +24,7 @@ from recsys_kedro.pipelines.data_processing.params import (
     ReviewsParams,
     TableParams,
 )
+from recsys_kedro.raw_schemas import MAPPING_COLUMNS
 from recsys_kedro.spark_session import get_spark
 
 logger = logging.getLogger(__name__)
@@ -418,7 +419,6 @@ MAPPING_REJECTED_SCHEMA = T.StructType(
         T.StructField(REASON, T.StringType()),
     ]
 )
-MAPPING_COLUMNS = ["product_id_events", "product_id_reviews"]
 
 
 def clean_product_mapping(

@@ -10,17 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-EVENT_COLUMNS = [
-    "event_time",
-    "event_type",
-    "product_id",
-    "category_id",
-    "category_code",
-    "brand",
-    "price",
-    "user_id",
-    "user_session",
-]
+from recsys_kedro.raw_schemas import EVENT_COLUMNS
 
 
 class _Strict(BaseModel):

@@ -1,0 +1,67 @@
+"""Column lists of the raw files exactly as the public datasets publish them.
+
+Shared by the sample generator (which writes them) and data_processing (which checks them).
+"""
+
+EVENT_COLUMNS = [
+    "event_time",
+    "event_type",
+    "product_id",
+    "category_id",
+    "category_code",
+    "brand",
+    "price",
+    "user_id",
+    "user_session",
+]
+PRODUCT_INFO_COLUMNS = [
+    "product_id",
+    "product_name",
+    "brand_id",
+    "brand_name",
+    "loves_count",
+    "rating",
+    "reviews",
+    "size",
+    "variation_type",
+    "variation_value",
+    "variation_desc",
+    "ingredients",
+    "price_usd",
+    "value_price_usd",
+    "sale_price_usd",
+    "limited_edition",
+    "new",
+    "online_only",
+    "out_of_stock",
+    "sephora_exclusive",
+    "highlights",
+    "primary_category",
+    "secondary_category",
+    "tertiary_category",
+    "child_count",
+    "child_max_price",
+    "child_min_price",
+]
+REVIEW_COLUMNS = [
+    "Unnamed: 0",
+    "author_id",
+    "rating",
+    "is_recommended",
+    "helpfulness",
+    "total_feedback_count",
+    "total_neg_feedback_count",
+    "total_pos_feedback_count",
+    "submission_time",
+    "review_text",
+    "review_title",
+    "skin_tone",
+    "eye_color",
+    "skin_type",
+    "hair_color",
+    "product_id",
+    "product_name",
+    "brand_name",
+    "price_usd",
+]
+MAPPING_COLUMNS = ["product_id_events", "product_id_reviews"]
