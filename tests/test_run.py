@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -90,6 +93,31 @@ def test_kedro_run_writes_delta_tables_and_one_mlflow_run(project: Path):
     assert metrics["events_rejected_exact_duplicate"] > 0
     assert params["data_processing.reviews.rating_max"] == "5"
 
+    # The walkthrough notebook runs against these tables, cell by cell, in IPython.
+    shutil.copytree(ROOT / "notebooks", project / "notebooks")
+    runner = (
+        "import json, sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "nb = json.load(open('walkthrough.ipynb'))\n"
+        "for cell in nb['cells']:\n"
+        "    if cell['cell_type'] == 'code':\n"
+        "        result = shell.run_cell(''.join(cell['source']))\n"
+        "        if not result.success:\n"
+        "            sys.exit(1)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", runner],
+        cwd=project / "notebooks",
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "'events': (20000, " in result.stdout
+
 
 def test_run_on_another_raw_folder_and_a_missing_one(project: Path, tmp_path: Path):
     missing = tmp_path / "nowhere"
@@ -99,6 +127,52 @@ def test_run_on_another_raw_folder_and_a_missing_one(project: Path, tmp_path: Pa
     assert result.returncode != 0
     output = "".join((result.stdout + result.stderr).split()).replace("│", "")
     assert f"'{missing}/events'doesnotexist" in output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_kedro_viz_run_serves_the_lineage_on_loopback(project: Path):
+    port = _free_port()
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
+    log = (project / "viz.log").open("w")
+    server = subprocess.Popen(
+        [
+            KEDRO,
+            "viz",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
+        cwd=project,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = ""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/main", timeout=5
+                ) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                time.sleep(1)
+        assert "clean_events_node" in body and "data_quality_report" in body, (
+            project / "viz.log"
+        ).read_text()[-3000:]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_kedro_viz_build_and_package(project: Path):
