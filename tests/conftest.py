@@ -25,7 +25,6 @@ def spark():
             "spark.master": "local[2]",
             "spark.sql.shuffle.partitions": "2",
             "spark.default.parallelism": "2",
-            "spark.sql.csv.parser.columnPruning.enabled": "false",
         }
     )
     session = spark_session.get_spark()

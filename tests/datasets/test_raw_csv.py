@@ -93,3 +93,22 @@ def test_multiline_quoted_fields_stay_one_row(spark, tmp_path: Path):
 def test_saving_raw_input_is_refused(tmp_path: Path):
     with pytest.raises(DatasetError, match="raw input"):
         RawCsvDataset(path=str(tmp_path)).save("anything")
+
+
+def test_malformed_rows_are_caught_even_where_the_session_prunes_csv_columns(
+    spark, tmp_path: Path
+):
+    """Spark's default (column pruning on) hides a wrong field count when only some
+    columns are read; a session we did not configure (Databricks) has that default."""
+    _write(tmp_path / "e" / "a.csv", "x,y,z\n1,2,3\n4,5\n")
+    key = "spark.sql.csv.parser.columnPruning.enabled"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "true")
+    try:
+        raw = RawCsvDataset(path=str(tmp_path / "e")).load()
+        rows = sorted(
+            tuple(r) for r in raw.frame.select("x", "_corrupt_record").collect()
+        )
+    finally:
+        spark.conf.set(key, before)
+    assert rows == [("1", None), ("4", "4,5")]

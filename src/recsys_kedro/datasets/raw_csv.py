@@ -29,6 +29,9 @@ from recsys_kedro.spark_session import get_spark
 logger = logging.getLogger(__name__)
 
 CORRUPT_RECORD = "_corrupt_record"
+# With CSV column pruning on (Spark's default) a row with the wrong field count is not
+# flagged in _corrupt_record when only some columns are read: it would pass as clean.
+_CSV_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
 SOURCE_FILE = "source_file"
 
 
@@ -168,6 +171,8 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
             by_header.setdefault(tuple(headers[_file_name(path)]), []).append(path)
 
         spark = get_spark()
+        # A runtime SQL setting, so it holds on a session we did not create (Databricks).
+        spark.conf.set(_CSV_PRUNING, "false")
         frames = []
         for header, paths in by_header.items():
             schema = T.StructType(
