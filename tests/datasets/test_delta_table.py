@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from kedro.io.core import DatasetError
 from pyspark.sql import functions as F
 
@@ -156,3 +158,22 @@ def test_metadata_is_kedros_mapping_for_kedro_viz(tmp_path: Path):
     meta = {"kedro-viz": {"layer": "intermediate"}}
     dataset = SparkDeltaTableDataset(filepath=str(tmp_path / "t"), metadata=meta)
     assert dataset.metadata["kedro-viz"]["layer"] == "intermediate"
+
+
+@pytest.mark.parametrize(
+    ("configuration", "named"),
+    [
+        ({"delta.enableDeletionVectors": "true"}, "deletionVectors"),
+        ({"delta.columnMapping.mode": "name"}, "columnMapping (name)"),
+    ],
+)
+def test_tables_plain_parquet_would_misread_are_refused(
+    spark, tmp_path, configuration, named
+):
+    """Written elsewhere (e.g. by Databricks): their files alone do not give their rows."""
+    path = str(tmp_path / "t")
+    write_deltalake(path, pa.table({"x": [1, 2]}), configuration=configuration)
+    with pytest.raises(
+        DatasetError, match=rf"uses \[.*'{re.escape(named)}'.*Spark session with Delta"
+    ):
+        SparkDeltaTableDataset(filepath=path).load()

@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 Engine = Literal["auto", "spark", "delta-rs"]
 _SCHEMA_MODES = (None, "merge", "overwrite")
+# Reader features that leave a version's files readable as plain parquet.
+_PLAIN_PARQUET_READER_FEATURES = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
 _MODES = ("overwrite", "append")
 
 
@@ -171,6 +173,7 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
             raise DatasetError(
                 f"Cannot open Delta table '{self._filepath}' at version {version}: {exc}"
             ) from exc
+        self._check_plain_parquet_readable(table)
         schema = from_arrow_schema(pa.schema(table.schema().to_arrow()))
         files = table.file_uris()
         if not files:
@@ -183,6 +186,23 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
             .parquet(*files)
         )
         return frame.select(*schema.fieldNames())
+
+    def _check_plain_parquet_readable(self, table: DeltaTable) -> None:
+        """Spark reads the version's files as plain parquet; a table whose rows are not
+        just its files' rows (deletion vectors) or whose files use physical column names
+        (column mapping) would be read wrongly, so it is refused with what to do."""
+        protocol = table.protocol()
+        features = set(protocol.reader_features or []) - _PLAIN_PARQUET_READER_FEATURES
+        mapping = table.metadata().configuration.get("delta.columnMapping.mode", "none")
+        problems = sorted(features) + (
+            [f"columnMapping ({mapping})"] if mapping not in (None, "none") else []
+        )
+        if problems:
+            raise DatasetError(
+                f"Delta table '{self._filepath}' uses {problems}, which this session "
+                "cannot read through delta-rs file lists. Read it on a Spark session with "
+                "Delta support (Databricks, or engine: spark with the Delta jars)."
+            )
 
     # -- save ----------------------------------------------------------------------------
 
