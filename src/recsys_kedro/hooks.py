@@ -26,6 +26,16 @@ class SparkHooks:
         """
         spark_session.configure(dict(context.config_loader["spark"]))
 
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Releases the frames the nodes persisted for this run."""
+        spark_session.release_persisted()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        """Releases them when the run fails too."""
+        spark_session.release_persisted()
+
 
 class ParameterHooks:
     """Validates each pipeline's parameters before the run starts."""

@@ -11,7 +11,8 @@ import os
 import threading
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ _DEFAULTS: dict[str, str] = {
 
 _lock = threading.Lock()
 _conf: dict[str, str] = dict(_DEFAULTS)
+_persisted: list[DataFrame] = []
 
 
 def configure(conf: dict[str, Any]) -> None:
@@ -86,3 +88,34 @@ def has_delta_support(spark: SparkSession) -> bool:
         return True
     extensions = conf.get("spark.sql.extensions", "") or ""
     return "DeltaSparkSessionExtension" in extensions
+
+
+def persist_for_run(frame: DataFrame) -> DataFrame:
+    """Persists a frame (memory, spilling to disk) until the end of the current run.
+
+    For a frame that feeds several catalog outputs: Kedro saves each output separately,
+    and without this each save would recompute the frame from the raw files.
+
+    Args:
+        frame: The frame to keep.
+
+    Returns:
+        The persisted frame.
+    """
+    persisted = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    _persisted.append(persisted)
+    return persisted
+
+
+def release_persisted() -> int:
+    """Unpersists what :func:`persist_for_run` kept; only those, not the session's other
+    cached tables (a shared Databricks session may have some).
+
+    Returns:
+        How many frames were released.
+    """
+    released = len(_persisted)
+    for frame in _persisted:
+        frame.unpersist()
+    _persisted.clear()
+    return released

@@ -25,7 +25,7 @@ from recsys_kedro.pipelines.data_processing.params import (
     TableParams,
 )
 from recsys_kedro.raw_schemas import MAPPING_COLUMNS
-from recsys_kedro.spark_session import get_spark
+from recsys_kedro.spark_session import get_spark, persist_for_run
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,9 @@ def _quarantine(
                 F.array(F.lit("exact_duplicate")),
             ).otherwise(F.col(_REASONS)),
         )
+    # Both outputs come from this one frame: kept (memory, then disk) so the raw files
+    # are parsed and shuffled once, not once per output; released when the run ends.
+    marked = persist_for_run(marked)
     clean = marked.filter(F.size(_REASONS) == 0).select(
         *[F.col(f"{_T}{name}").alias(name) for name in typed], SOURCE_FILE
     )
@@ -310,9 +313,6 @@ def clean_events(
         ),
     ]
     clean, rejected = _quarantine(frame, cfg.columns, typed, checks, cfg.columns)
-    logger.info(
-        "Events: reading %d file(s) from %s", len(events_raw.headers), events_raw.path
-    )
     return clean, rejected
 
 
