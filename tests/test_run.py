@@ -7,6 +7,7 @@ data/ and mlflow.db are left alone.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import sqlite3
@@ -130,9 +131,15 @@ def test_run_on_another_raw_folder_and_a_missing_one(project: Path, tmp_path: Pa
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port below 49152: kedro-viz refuses the ephemeral range above it."""
+    for port in random.Random().sample(range(20_000, 49_000), 50):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 49000")
 
 
 def test_kedro_viz_run_serves_the_lineage_on_loopback(project: Path):
@@ -189,3 +196,19 @@ def test_kedro_viz_build_and_package(project: Path):
         n.startswith("recsys_kedro-0.1.0") and n.endswith(".whl") for n in dist
     ), dist
     assert "conf-recsys_kedro.tar.gz" in dist
+
+
+def test_bad_parameters_stop_the_run_before_any_node(project: Path):
+    generate(SampleConfig(events=1_000, seed=3), project / "data" / "01_raw")
+    result = _kedro(
+        project,
+        "run",
+        "--pipeline=data_processing",
+        "--params=data_processing.events.time_min=2040-01-01T00:00:00",
+    )
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+    assert "Invalid parameters under 'data_processing'" in output
+    assert "time_min must be before" in output
+    assert "Running node" not in output
+    assert not (project / "data" / "02_intermediate" / "events_clean").exists()
