@@ -6,6 +6,7 @@ data/ and mlflow.db are left alone.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -18,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 from recsys_kedro.sample_data import SampleConfig, generate
 
@@ -212,3 +214,71 @@ def test_bad_parameters_stop_the_run_before_any_node(project: Path):
     assert "time_min must be before" in output
     assert "Running node" not in output
     assert not (project / "data" / "02_intermediate" / "events_clean").exists()
+
+
+def test_kedro_run_cf_and_serve_the_registered_model(project: Path):
+    generate(SampleConfig(events=20_000, seed=7), project / "data" / "01_raw")
+    for pipeline in ("data_processing", "cf"):
+        result = _kedro(project, "run", f"--pipeline={pipeline}")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = project / "data" / "07_model_output"
+    wide = DeltaTable(str(out / "product_recommendations")).to_pandas()
+    long = DeltaTable(str(out / "product_recommendations_long")).to_pandas()
+    users = DeltaTable(str(out / "user_recommendations")).to_pandas()
+    assert {"rec_1", "rec_20", "score_1", "score_20"} <= set(wide.columns)
+    assert len(long) == wide[[f"rec_{i}" for i in range(1, 21)]].notna().sum().sum()
+    assert set(users["source"]) <= {"item_cosine", "popular"}
+    table = (project / "data" / "08_reporting" / "cf_evaluation.csv").read_text()
+    assert table.splitlines()[0].startswith("model,k,cutoff,hit_rate")
+    with sqlite3.connect(project / "mlflow.db") as db:
+        metrics = dict(db.execute("select key, value from metrics").fetchall())
+        versions = db.execute("select name, version from model_versions").fetchall()
+    assert metrics["cf_metrics.matrix_products"] == wide["product_id"].nunique()
+    assert "cf_evaluation_metrics.item_cosine.ndcg_at_10" in metrics
+    assert versions == [("recsys_kedro_cf", 1)]
+
+    port = _free_port()
+    log = (project / "serve.log").open("w")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/recsys_kedro_cf/1",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=project,
+        env={**os.environ, "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    user = int(users["user_id"].iloc[0])
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations",
+        data=json.dumps(
+            {"dataframe_split": {"columns": ["user_id"], "data": [[user]]}}
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as r:
+                    body = json.loads(r.read())
+            except OSError:
+                time.sleep(1)
+        assert body is not None, (project / "serve.log").read_text()[-3000:]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    served = [row["product_id"] for row in body["predictions"]]
+    mine = users[users["user_id"] == user].sort_values("rank")["product_id"].tolist()
+    assert served == mine

@@ -8,10 +8,11 @@ from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
 from recsys_kedro import spark_session
+from recsys_kedro.pipelines.cf.params import CfParams
 from recsys_kedro.pipelines.data_processing.params import DataProcessingParams
 
 # Pipeline parameter key -> its typed model; checked before any node runs.
-PARAMETER_MODELS = {"data_processing": DataProcessingParams}
+PARAMETER_MODELS = {"data_processing": DataProcessingParams, "cf": CfParams}
 
 
 class SparkHooks:

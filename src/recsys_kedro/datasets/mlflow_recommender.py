@@ -1,0 +1,137 @@
+"""``MlflowRecommenderModelDataset``: logs and registers the cf recommender in MLflow.
+
+kedro-mlflow's ``MlflowModelTrackingDataset`` pickles an in-memory model object. The
+recommender's per-user table grows with the users, so it must go from Spark to files
+without passing through the driver: this dataset has Spark write the tables as parquet
+into a staging folder, then logs them as the artifacts of a pyfunc model
+(:class:`recsys_kedro.pipelines.cf.model.RecommenderModel`, with this package as its
+code) in the active run, and registers it under ``registered_model_name``.
+
+Example catalog entry::
+
+    cf_model:
+      type: recsys_kedro.datasets.MlflowRecommenderModelDataset
+      name: recommender
+      registered_model_name: recsys_kedro_cf
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from kedro.io import AbstractDataset, DatasetError
+
+from recsys_kedro.pipelines.cf.model import RecommenderModel
+
+logger = logging.getLogger(__name__)
+
+_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow")
+
+
+class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
+    """Saves a ``RecommenderBundle`` as a registered MLflow pyfunc model; loads it back."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "recommender",
+        registered_model_name: str | None = None,
+        staging_dir: str | None = None,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Creates the dataset.
+
+        Args:
+            name: The model's name inside the run.
+            registered_model_name: Registry name; each save adds a version
+                (``None``: log only).
+            staging_dir: Where Spark writes the tables before MLflow copies them
+                (default: the system temporary folder).
+            load_args: ``model_uri`` to load (default: the model this dataset saved
+                last, else the latest registered version).
+            metadata: Free-form metadata (kedro-viz reads ``kedro-viz.layer``).
+        """
+        self._name = name
+        self._registered = registered_model_name
+        self._staging_dir = staging_dir
+        self._load_args = dict(load_args or {})
+        self._last_uri: str | None = None
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "name": self._name,
+            "registered_model_name": self._registered,
+            "load_args": self._load_args,
+        }
+
+    def save(self, data: Any) -> None:
+        """Writes the tables with Spark, then logs and registers the model.
+
+        Args:
+            data: A ``RecommenderBundle``.
+        """
+        staging = Path(tempfile.mkdtemp(prefix="cf-model-", dir=self._staging_dir))
+        try:
+            artifacts = {}
+            for key in ("neighbours", "popular", "user_recommendations"):
+                target = staging / key
+                getattr(data, key).write.mode("error").parquet(str(target))
+                artifacts[key] = str(target)
+            config = staging / "config.json"
+            config.write_text(json.dumps({"top_k": data.top_k}))
+            artifacts["config"] = str(config)
+            package = Path(__file__).resolve().parents[1]
+            started = mlflow.active_run() is None
+            if started:
+                mlflow.start_run()
+            try:
+                info = mlflow.pyfunc.log_model(
+                    name=self._name,
+                    python_model=RecommenderModel(),
+                    artifacts=artifacts,
+                    code_paths=[str(package)],
+                    pip_requirements=[f"{p}=={version(p)}" for p in _REQUIREMENTS],
+                    registered_model_name=self._registered,
+                )
+            finally:
+                if started:
+                    mlflow.end_run()
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        version_ = getattr(info, "registered_model_version", None)
+        self._last_uri = (
+            f"models:/{self._registered}/{version_}"
+            if self._registered and version_
+            else info.model_uri
+        )
+        logger.info("Logged the recommender as %s", self._last_uri)
+
+    def load(self) -> Any:
+        """Loads the pyfunc model.
+
+        Returns:
+            The ``mlflow.pyfunc.PyFuncModel``.
+
+        Raises:
+            DatasetError: There is nothing to load.
+        """
+        uri = self._load_args.get("model_uri") or self._last_uri
+        if uri is None:
+            if not self._registered:
+                raise DatasetError(
+                    "No model to load: set load_args.model_uri or registered_model_name"
+                )
+            uri = f"models:/{self._registered}/latest"
+        return mlflow.pyfunc.load_model(uri)
+
+    def _exists(self) -> bool:
+        return self._last_uri is not None

@@ -1,0 +1,696 @@
+"""Nodes of the cf pipeline: item-item cosine collaborative filtering.
+
+``events_clean`` -> engagement-weighted interactions (user or session x product) ->
+top-N cosine neighbours per product (blockwise ``sparse_dot_topn`` inside Spark tasks) ->
+per-user recommendations (``mapInPandas`` over user partitions, neighbour lists
+broadcast) with a popularity fallback. A second instance of the fitting nodes runs on
+the events before a global time cut-off and is compared with popularity and Spark ML
+ALS on the period after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from pyspark.ml.recommendation import ALS
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from recsys_kedro.pipelines.cf.evaluation import ranking_metrics
+from recsys_kedro.pipelines.cf.params import CfParams, parse_params
+from recsys_kedro.pipelines.cf.quality import check_recommendations
+from recsys_kedro.pipelines.cf.scoring import (
+    NeighbourIndex,
+    Popularity,
+    recommend_batch,
+)
+from recsys_kedro.pipelines.cf.similarity import NEIGHBOUR_COLUMNS, block_neighbours
+from recsys_kedro.spark_session import get_spark, persist_for_run
+
+logger = logging.getLogger(__name__)
+
+INT32_MAX = 2**31 - 1
+
+NEIGHBOUR_SCHEMA = T.StructType(
+    [
+        T.StructField("product_id", T.LongType(), False),
+        T.StructField("rank", T.IntegerType(), False),
+        T.StructField("rec_product_id", T.LongType(), False),
+        T.StructField("score", T.DoubleType(), False),
+    ]
+)
+USER_REC_SCHEMA = T.StructType(
+    [
+        T.StructField("user_id", T.LongType(), False),
+        T.StructField("rank", T.IntegerType(), False),
+        T.StructField("product_id", T.LongType(), False),
+        T.StructField("score", T.DoubleType(), False),
+        T.StructField("source", T.StringType(), False),
+    ]
+)
+
+
+class InteractionError(ValueError):
+    """The events give no interaction the cf pipeline can work with."""
+
+
+@dataclass(frozen=True)
+class RecommenderBundle:
+    """What the served model is made of (saved by ``MlflowRecommenderModelDataset``).
+
+    Attributes:
+        neighbours: Long neighbour table (products x N).
+        popular: Popular products (``product_id, rank, score``).
+        user_recommendations: Per-user top-k (``user_id, rank, product_id, score, source``).
+        top_k: How many products the model returns per query.
+    """
+
+    neighbours: DataFrame
+    popular: DataFrame
+    user_recommendations: DataFrame
+    top_k: int
+
+
+def _weighted_events(events: DataFrame, cfg: CfParams) -> DataFrame:
+    """Events with a ``weight`` column: event-type weight times the time decay."""
+    weights = F.create_map(
+        *[x for kv in cfg.event_weights.items() for x in (F.lit(kv[0]), F.lit(kv[1]))]
+    )
+    weight = F.coalesce(weights[F.col("event_type")], F.lit(0.0))
+    if cfg.half_life_days is not None:
+        reference = events.agg(F.max("event_time")).first()[0]
+        if reference is not None:
+            age_days = (
+                F.lit(reference).cast("timestamp").cast("double")
+                - F.col("event_time").cast("double")
+            ) / 86400.0
+            weight = weight * F.pow(F.lit(0.5), age_days / cfg.half_life_days)
+    return events.withColumn("weight", weight.cast("double"))
+
+
+def _transform(weight, cfg: CfParams):
+    """Damps a positive (row, product) weight sum: one crawler-like pair with hundreds of
+    views must not outweigh the rest of its row in the cosine."""
+    if cfg.weight_transform == "log1p":
+        return F.log1p(weight)
+    if cfg.weight_transform == "binary":
+        return F.lit(1.0)
+    return weight
+
+
+def split_events_by_time(
+    events: DataFrame, params: Mapping[str, Any]
+) -> tuple[DataFrame, DataFrame, dict[str, Any]]:
+    """Splits the events at one global time cut-off.
+
+    Everything before the cut-off trains every model (popularity included); the
+    ``test_days`` from it (end included) test them. By default the cut-off is
+    ``test_days`` before the last event, so the test period ends with it.
+
+    Args:
+        events: ``events_clean``.
+        params: ``params:cf``.
+
+    Returns:
+        Train events, test events and a description of the split.
+
+    Raises:
+        InteractionError: Either side of the cut-off is empty.
+    """
+    cfg = parse_params(params).evaluation
+    bounds = events.agg(F.min("event_time"), F.max("event_time")).first()
+    if bounds[0] is None:
+        raise InteractionError("events_clean is empty: nothing to split for evaluation")
+    cutoff = cfg.cutoff or (bounds[1] - timedelta(days=cfg.test_days))
+    end = cutoff + timedelta(days=cfg.test_days)
+    train = events.where(F.col("event_time") < F.lit(cutoff))
+    test = events.where(
+        (F.col("event_time") >= F.lit(cutoff)) & (F.col("event_time") <= F.lit(end))
+    )
+    n_train, n_test = train.count(), test.count()
+    if n_train == 0 or n_test == 0:
+        raise InteractionError(
+            f"The cut-off {cutoff} leaves {n_train} training and {n_test} test events "
+            f"(events span {bounds[0]} .. {bounds[1]}); set cf.evaluation.cutoff or "
+            "cf.evaluation.test_days so both sides have events"
+        )
+    logger.info(
+        "Evaluation split at %s: %d training events, %d test events (until %s)",
+        cutoff,
+        n_train,
+        n_test,
+        end,
+    )
+    return (
+        train,
+        test,
+        {"cutoff": str(cutoff), "test_end": str(end), "train": n_train, "test": n_test},
+    )
+
+
+def build_interactions(
+    events: DataFrame, params: Mapping[str, Any]
+) -> tuple[DataFrame, DataFrame, dict[str, float]]:
+    """Engagement-weighted interactions and each user's history.
+
+    A (row, product) weight is the sum of its events' weights (times the decay), then
+    damped by ``weight_transform`` (default ``log1p``); pairs whose sum is not positive
+    carry no preference and are left out. Rows (users or
+    sessions) with more than ``max_products_per_row`` distinct products are dropped
+    (``heavy_rows: drop``) or cut to their heaviest products (``cap``): a few hundred
+    crawlers otherwise make most of the pair work.
+
+    Args:
+        events: ``events_clean`` (or the training part of it).
+        params: ``params:cf``.
+
+    Returns:
+        ``interactions`` (``row_id, product_id, weight``), ``user_history`` (one row per
+        user of the events: ``user_id, products, weights, excluded``; users without a
+        positive weight have empty arrays) and counts for MLflow.
+
+    Raises:
+        InteractionError: No (row, product) pair has a positive weight.
+    """
+    start = time.perf_counter()
+    cfg = parse_params(params)
+    weighted = _weighted_events(events, cfg)
+    row_key = (
+        F.col("user_id")
+        if cfg.row == "user_id"
+        else F.xxhash64("user_session")  # 64-bit key: no collision at 10^8 sessions
+    )
+    pairs = (
+        weighted.groupBy(row_key.alias("row_id"), "product_id")
+        .agg(F.sum("weight").alias("weight"))
+        .where(F.col("weight") > 0)
+        .withColumn("weight", _transform(F.col("weight"), cfg))
+    )
+    per_row = Window.partitionBy("row_id")
+    pairs = pairs.withColumn("row_products", F.count("*").over(per_row))
+    heavy = F.col("row_products") > F.lit(cfg.max_products_per_row or 2**62)
+    if cfg.heavy_rows == "drop":
+        kept = pairs.where(~heavy)
+    else:
+        order = Window.partitionBy("row_id").orderBy(
+            F.col("weight").desc(), "product_id"
+        )
+        kept = pairs.withColumn("_r", F.row_number().over(order)).where(
+            F.col("_r") <= F.lit(cfg.max_products_per_row or 2**62)
+        )
+    interactions = persist_for_run(kept.select("row_id", "product_id", "weight"))
+    stats_row = pairs.agg(
+        F.count("*").alias("pairs"),
+        F.countDistinct(F.when(heavy, F.col("row_id"))).alias("heavy_rows"),
+        F.sum(F.when(heavy, 1).otherwise(0)).alias("heavy_pairs"),
+    ).first()
+    shape = interactions.agg(
+        F.count("*").alias("nnz"),
+        F.countDistinct("row_id").alias("rows"),
+        F.countDistinct("product_id").alias("products"),
+    ).first()
+    if shape["nnz"] == 0:
+        raise InteractionError(
+            "No (row, product) pair has a positive weight: the events are empty, every "
+            f"event type has weight <= 0 (cf.event_weights = {cfg.event_weights}), or "
+            "every row was dropped as heavy (cf.max_products_per_row = "
+            f"{cfg.max_products_per_row})"
+        )
+    history = _user_history(weighted, cfg)
+    seconds = time.perf_counter() - start
+    stats = {
+        "matrix_rows": float(shape["rows"]),
+        "matrix_products": float(shape["products"]),
+        "interactions": float(shape["nnz"]),
+        "sparsity": 1.0 - shape["nnz"] / (shape["rows"] * shape["products"]),
+        "heavy_rows": float(stats_row["heavy_rows"]),
+        "heavy_row_pairs": float(stats_row["heavy_pairs"]),
+        "seconds_interactions": seconds,
+    }
+    logger.info(
+        "Interaction matrix: %d %s rows x %d products, %d non-zeros (sparsity %.6f); "
+        "%d heavy rows (%d pairs) %s; %.1f s",
+        shape["rows"],
+        cfg.row,
+        shape["products"],
+        shape["nnz"],
+        stats["sparsity"],
+        stats_row["heavy_rows"],
+        stats_row["heavy_pairs"],
+        "dropped" if cfg.heavy_rows == "drop" else "capped",
+        seconds,
+    )
+    return interactions, history, stats
+
+
+def _user_history(weighted: DataFrame, cfg: CfParams) -> DataFrame:
+    """One row per user: positive-weight products, their weights, products to exclude."""
+    per_pair = weighted.groupBy("user_id", "product_id").agg(
+        F.sum("weight").alias("weight"),
+        F.max((F.col("event_type") == "purchase").cast("int")).alias("purchased"),
+    )
+    if cfg.exclude == "purchased":
+        excluded = F.collect_list(F.when(F.col("purchased") == 1, F.col("product_id")))
+    elif cfg.exclude == "interacted":
+        excluded = F.collect_list("product_id")
+    else:
+        excluded = F.array().cast("array<bigint>")
+    positive = F.col("weight") > 0
+    history = per_pair.groupBy("user_id").agg(
+        F.collect_list(
+            F.when(
+                positive,
+                F.struct(
+                    "product_id", _transform(F.col("weight"), cfg).alias("weight")
+                ),
+            )
+        ).alias("_h"),
+        excluded.alias("excluded"),
+    )
+    return persist_for_run(
+        history.select(
+            "user_id",
+            F.col("_h.product_id").alias("products"),
+            F.col("_h.weight").alias("weights"),
+            "excluded",
+        )
+    )
+
+
+def item_similarities(
+    interactions: DataFrame, params: Mapping[str, Any]
+) -> tuple[DataFrame, dict[str, float]]:
+    """Top-N cosine neighbours of every product.
+
+    The interactions are replicated to ``blocks`` Spark tasks (default: the session's
+    parallelism); each builds the sparse products x rows matrix, L2-normalises it and
+    multiplies its share of the products (every ``blocks``-th) by the whole matrix with
+    ``sparse_dot_topn``, keeping the best N per product during the multiply.
+
+    Args:
+        interactions: ``row_id, product_id, weight``.
+        params: ``params:cf``.
+
+    Returns:
+        The long table ``product_id, rank, rec_product_id, score`` (rank 1 = most
+        similar, the product itself never included) and statistics for MLflow.
+
+    Raises:
+        InteractionError: Fewer than two products have interactions.
+        RecommendationQualityError: The result breaks an output rule.
+    """
+    start = time.perf_counter()
+    cfg = parse_params(params)
+    spark = get_spark()
+    n_products = interactions.select("product_id").distinct().count()
+    if n_products < 2:
+        raise InteractionError(
+            f"Item-item similarity needs at least 2 products with interactions, got "
+            f"{n_products}"
+        )
+    if cfg.top_n >= n_products:
+        logger.warning(
+            "cf.top_n = %d but only %d products have interactions: each product gets "
+            "at most %d neighbours",
+            cfg.top_n,
+            n_products,
+            n_products - 1,
+        )
+    n_blocks = min(cfg.blocks or spark.sparkContext.defaultParallelism, n_products)
+    blocks = spark.range(n_blocks).withColumnRenamed("id", "block")
+    top_n, min_score = cfg.top_n, cfg.min_similarity
+    n_threads = cfg.threads_per_block if cfg.threads_per_block > 1 else None
+
+    def compute(key: tuple, frame: pd.DataFrame) -> pd.DataFrame:
+        return block_neighbours(
+            frame, int(key[0]), n_blocks, top_n, min_score, n_threads
+        )
+
+    neighbours = persist_for_run(
+        interactions.select("row_id", "product_id", "weight")
+        .crossJoin(blocks)
+        .repartition(n_blocks, "block")
+        .groupBy("block")
+        .applyInPandas(compute, NEIGHBOUR_SCHEMA)
+    )
+    rows = check_recommendations(
+        neighbours,
+        "product_recommendations",
+        key="product_id",
+        item="rec_product_id",
+        forbid_self=True,
+    )
+    q = neighbours.approxQuantile("score", [0.1, 0.5, 0.9], 0.001)
+    summary = neighbours.agg(
+        F.avg("score").alias("mean"),
+        F.countDistinct("product_id").alias("with_neighbours"),
+        F.countDistinct("rec_product_id").alias("recommended"),
+    ).first()
+    seconds = time.perf_counter() - start
+    stats = {
+        "neighbour_rows": float(rows),
+        "similarity_blocks": float(n_blocks),
+        "score_mean": float(summary["mean"]),
+        "score_p10": q[0],
+        "score_p50": q[1],
+        "score_p90": q[2],
+        "products_with_neighbours": float(summary["with_neighbours"]),
+        "catalog_coverage": summary["recommended"] / n_products,
+        "seconds_similarity": seconds,
+    }
+    logger.info(
+        "Neighbours: %d rows for %d of %d products in %d blocks, median score %.3f, "
+        "%.1f%% of products recommended somewhere; %.1f s",
+        rows,
+        summary["with_neighbours"],
+        n_products,
+        n_blocks,
+        q[1],
+        100 * stats["catalog_coverage"],
+        seconds,
+    )
+    return neighbours, stats
+
+
+def product_recommendations_wide(
+    neighbours: DataFrame, params: Mapping[str, Any]
+) -> DataFrame:
+    """The neighbour table in the wide form: ``product_id, rec_1 .. rec_N, score_1 ..
+    score_N`` (nulls where a product has fewer than N neighbours).
+
+    Args:
+        neighbours: The long table.
+        params: ``params:cf``.
+
+    Returns:
+        One row per product.
+    """
+    n = parse_params(params).top_n
+    rec_cols = [
+        F.max(F.when(F.col("rank") == i, F.col("rec_product_id"))).alias(f"rec_{i}")
+        for i in range(1, n + 1)
+    ]
+    score_cols = [
+        F.max(F.when(F.col("rank") == i, F.col("score"))).alias(f"score_{i}")
+        for i in range(1, n + 1)
+    ]
+    return neighbours.groupBy("product_id").agg(*rec_cols, *score_cols)
+
+
+def popular_products(interactions: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+    """The most engaged-with products: the fallback for users without history.
+
+    Args:
+        interactions: ``row_id, product_id, weight``.
+        params: ``params:cf``.
+
+    Returns:
+        ``product_id, rank, score`` for the ``popular_pool`` products with the largest
+        summed weight; score = weight / the top product's weight.
+    """
+    cfg = parse_params(params)
+    totals = interactions.groupBy("product_id").agg(F.sum("weight").alias("total"))
+    order = Window.orderBy(F.col("total").desc(), "product_id")
+    top = (
+        totals.orderBy(F.col("total").desc(), "product_id")
+        .limit(cfg.popular_pool)
+        .withColumn("rank", F.row_number().over(order).cast("int"))
+    )
+    best = F.max("total").over(Window.partitionBy())
+    return top.select(
+        F.col("product_id").cast("bigint"),
+        "rank",
+        (F.col("total") / best).cast("double").alias("score"),
+    )
+
+
+def _ship(value: Any) -> Any:
+    """Broadcasts ``value`` on a classic session; on Spark Connect (no SparkContext) it
+    travels inside the function's closure instead."""
+    try:
+        broadcast = get_spark().sparkContext.broadcast(value)
+    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
+        return lambda: value
+    return lambda: broadcast.value
+
+
+def score_users(
+    user_history: DataFrame, neighbours: DataFrame, popular: DataFrame, k: int
+) -> DataFrame:
+    """Per-user top-k, distributed over user partitions.
+
+    The neighbour lists (products x N, bounded by the catalog, not by users or events)
+    and the popular list are broadcast; each task scores its users in pandas.
+
+    Args:
+        user_history: ``user_id, products, weights, excluded``.
+        neighbours: Long neighbour table.
+        popular: ``product_id, rank, score``.
+        k: Recommendations per user.
+
+    Returns:
+        ``user_id, rank, product_id, score, source`` (lazy).
+    """
+    index = NeighbourIndex.from_long(neighbours.select(*NEIGHBOUR_COLUMNS).toPandas())
+    fallback = Popularity.from_frame(popular.toPandas())
+    shipped = _ship((index, fallback))
+
+    def score(batches):
+        idx, pop = shipped()
+        for batch in batches:
+            yield recommend_batch(batch, idx, pop, k)
+
+    return user_history.mapInPandas(score, USER_REC_SCHEMA)
+
+
+def recommend_for_users(
+    user_history: DataFrame,
+    neighbours: DataFrame,
+    popular: DataFrame,
+    params: Mapping[str, Any],
+) -> tuple[DataFrame, dict[str, float]]:
+    """``user_recommendations``: every user's top-k with its source.
+
+    Args:
+        user_history: ``user_id, products, weights, excluded``.
+        neighbours: Long neighbour table.
+        popular: ``product_id, rank, score``.
+        params: ``params:cf``.
+
+    Returns:
+        ``user_id, rank, product_id, score, source`` and statistics for MLflow.
+
+    Raises:
+        RecommendationQualityError: The result breaks an output rule.
+    """
+    start = time.perf_counter()
+    cfg = parse_params(params)
+    recs = persist_for_run(score_users(user_history, neighbours, popular, cfg.top_k))
+    rows = check_recommendations(
+        recs,
+        "user_recommendations",
+        key="user_id",
+        item="product_id",
+        group_by_source=True,
+    )
+    per_user = recs.groupBy("user_id").agg(
+        F.max((F.col("source") == "item_cosine").cast("int")).alias("personal")
+    )
+    counts = per_user.agg(
+        F.count("*").alias("users"), F.sum("personal").alias("personal")
+    ).first()
+    seconds = time.perf_counter() - start
+    logger.info(
+        "User recommendations: %d rows for %d users, %d with personalised items, "
+        "%d on popular products only; %.1f s",
+        rows,
+        counts["users"],
+        counts["personal"],
+        counts["users"] - counts["personal"],
+        seconds,
+    )
+    return recs, {
+        "users_recommended": float(counts["users"]),
+        "users_personalised": float(counts["personal"]),
+        "user_recommendation_rows": float(rows),
+        "seconds_user_recommendations": seconds,
+    }
+
+
+def _relevant(test_events: DataFrame, types: list[str]) -> DataFrame:
+    return (
+        test_events.where(F.col("event_type").isin(types))
+        .select("user_id", "product_id")
+        .distinct()
+    )
+
+
+def _als_recommendations(
+    history: DataFrame, users: DataFrame, cfg: CfParams
+) -> DataFrame:
+    """Top-k of Spark ML ALS (implicit feedback) for ``users``, exclusions applied."""
+    ev = cfg.evaluation
+    ratings = history.select(
+        "user_id",
+        F.explode(F.arrays_zip("products", "weights")).alias("p"),
+    ).select(
+        "user_id",
+        F.col("p.products").alias("product_id"),
+        F.col("p.weights").alias("weight"),
+    )
+    bounds = ratings.agg(
+        F.max("user_id"), F.max("product_id"), F.min("user_id"), F.min("product_id")
+    ).first()
+    if max(bounds[0], bounds[1]) > INT32_MAX or min(bounds[2], bounds[3]) < 0:
+        raise InteractionError(
+            "Spark ML ALS needs user and product ids in [0, 2^31 - 1]; these ids are "
+            f"in [{min(bounds[2], bounds[3])}, {max(bounds[0], bounds[1])}]. Leave "
+            "'als' out of cf.evaluation.models for this data"
+        )
+    als = ALS(
+        rank=ev.als.rank,
+        maxIter=ev.als.max_iter,
+        regParam=ev.als.reg_param,
+        alpha=ev.als.alpha,
+        implicitPrefs=True,
+        userCol="user",
+        itemCol="item",
+        ratingCol="weight",
+        coldStartStrategy="drop",
+        seed=ev.als.seed,
+    )
+    model = als.fit(
+        ratings.select(
+            F.col("user_id").cast("int").alias("user"),
+            F.col("product_id").cast("int").alias("item"),
+            F.col("weight").cast("float").alias("weight"),
+        )
+    )
+    subset = users.select(F.col("user_id").cast("int").alias("user"))
+    raw = model.recommendForUserSubset(subset, ev.k + ev.als.candidates).select(
+        F.col("user").cast("bigint").alias("user_id"),
+        F.posexplode("recommendations").alias("pos", "rec"),
+    )
+    excluded = history.select("user_id", F.explode("excluded").alias("product_id"))
+    kept = raw.select(
+        "user_id",
+        "pos",
+        F.col("rec.item").cast("bigint").alias("product_id"),
+    ).join(excluded, ["user_id", "product_id"], "left_anti")
+    order = Window.partitionBy("user_id").orderBy("pos")
+    return kept.withColumn("rank", F.row_number().over(order)).where(
+        F.col("rank") <= ev.k
+    )
+
+
+def evaluate_recommenders(
+    train_interactions: DataFrame,
+    train_history: DataFrame,
+    train_neighbours: DataFrame,
+    train_popular: DataFrame,
+    test_events: DataFrame,
+    split: dict[str, Any],
+    params: Mapping[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Compares popularity, item-item cosine and ALS on the test period.
+
+    All models are fitted on the events before the cut-off only. Evaluated users are
+    those with a positive-weight product before the cut-off and a relevant event
+    (``relevant_event_types``) after it.
+
+    Args:
+        train_interactions: Interactions before the cut-off.
+        train_history: User histories before the cut-off.
+        train_neighbours: Neighbours fitted before the cut-off.
+        train_popular: Popular products before the cut-off.
+        test_events: Events of the test period.
+        split: The split description.
+        params: ``params:cf``.
+
+    Returns:
+        The comparison table (one row per model) and its values as MLflow metrics
+        (``<model>.<metric>_at_<k>``, in the format of :func:`cf_metrics`).
+    """
+    start = time.perf_counter()
+    cfg = parse_params(params)
+    ev = cfg.evaluation
+    active = train_history.where(F.size("products") > 0)
+    relevant = persist_for_run(
+        _relevant(test_events, ev.relevant_event_types).join(
+            active.select("user_id"), "user_id", "left_semi"
+        )
+    )
+    users = relevant.select("user_id").distinct()
+    eval_history = active.join(users, "user_id", "left_semi")
+    catalog_size = train_interactions.select("product_id").distinct().count()
+    empty = train_neighbours.limit(0)
+    rows = []
+    for model in ev.models:
+        t0 = time.perf_counter()
+        if model == "popularity":
+            recs = score_users(eval_history, empty, train_popular, ev.k)
+        elif model == "item_cosine":
+            recs = score_users(eval_history, train_neighbours, train_popular, ev.k)
+        else:
+            recs = _als_recommendations(train_history, users, cfg)
+        metrics = ranking_metrics(recs, relevant, ev.k, catalog_size)
+        rows.append({"model": model, **metrics, "seconds": time.perf_counter() - t0})
+        logger.info("Evaluation of %s at k=%d: %s", model, ev.k, metrics)
+    table = pd.DataFrame(rows)
+    table.insert(1, "k", ev.k)
+    table.insert(2, "cutoff", split["cutoff"])
+    out = {
+        f"{r['model']}.{m}_at_{ev.k}": float(r[m])
+        for r in rows
+        for m in ("hit_rate", "precision", "recall", "ndcg", "map", "catalog_coverage")
+    }
+    out["evaluated_users"] = float(rows[0]["users"]) if rows else 0.0
+    out["seconds_evaluation"] = time.perf_counter() - start
+    return table, cf_metrics(out)
+
+
+def recommender_model(
+    neighbours: DataFrame,
+    popular: DataFrame,
+    user_recommendations: DataFrame,
+    params: Mapping[str, Any],
+) -> RecommenderBundle:
+    """Bundles the fitted recommender for ``MlflowRecommenderModelDataset``.
+
+    Args:
+        neighbours: Long neighbour table.
+        popular: Popular products.
+        user_recommendations: Per-user top-k.
+        params: ``params:cf``.
+
+    Returns:
+        The bundle the dataset logs and registers as an MLflow pyfunc model.
+    """
+    return RecommenderBundle(
+        neighbours=neighbours,
+        popular=popular,
+        user_recommendations=user_recommendations,
+        top_k=parse_params(params).top_k,
+    )
+
+
+def cf_metrics(*stats: dict[str, float]) -> dict[str, Any]:
+    """Merges the nodes' statistics into the MLflow metrics format.
+
+    Args:
+        *stats: Statistics dicts of the cf nodes.
+
+    Returns:
+        ``{name: {"value": v, "step": 0}}``.
+    """
+    merged: dict[str, float] = {}
+    for part in stats:
+        merged.update(part)
+    return {k: {"value": float(v), "step": 0} for k, v in sorted(merged.items())}

@@ -1,0 +1,100 @@
+"""Typed parameters of the cf pipeline (``parameters_cf.yml``).
+
+Checked by :class:`recsys_kedro.hooks.ParameterHooks` before any node runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AlsParams(_Strict):
+    """Spark ML ALS with implicit feedback, the comparison model."""
+
+    rank: int = Field(32, ge=1)
+    max_iter: int = Field(10, ge=1)
+    reg_param: float = Field(0.05, ge=0)
+    alpha: float = Field(10.0, ge=0)
+    seed: int = 42
+    candidates: int = Field(
+        50, ge=0, description="Extra items asked of ALS so exclusions still leave k."
+    )
+
+
+class EvaluationParams(_Strict):
+    """One global time cut-off; models are compared on the period after it."""
+
+    cutoff: datetime | None = Field(
+        None,
+        description="First instant of the test period; null: last event - test_days.",
+    )
+    test_days: float = Field(30.0, gt=0)
+    k: int = Field(10, ge=1)
+    relevant_event_types: list[str] = Field(
+        default_factory=lambda: ["view", "cart", "purchase"]
+    )
+    models: list[Literal["popularity", "item_cosine", "als"]] = Field(
+        default_factory=lambda: ["popularity", "item_cosine", "als"]
+    )
+    als: AlsParams = Field(default_factory=AlsParams)
+
+
+class CfParams(_Strict):
+    """Interaction matrix, similarity and per-user recommendations."""
+
+    row: Literal["user_id", "user_session"] = "user_id"
+    event_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "view": 1.0,
+            "cart": 3.0,
+            "remove_from_cart": -1.0,
+            "purchase": 5.0,
+        }
+    )
+    half_life_days: float | None = Field(None, gt=0)
+    weight_transform: Literal["log1p", "none", "binary"] = "log1p"
+    max_products_per_row: int | None = Field(1000, ge=1)
+    heavy_rows: Literal["drop", "cap"] = "drop"
+    top_n: int = Field(20, ge=1)
+    min_similarity: float = Field(0.0, ge=0, lt=1)
+    blocks: int | None = Field(None, ge=1)
+    threads_per_block: int = Field(1, ge=1)
+    top_k: int = Field(10, ge=1)
+    exclude: Literal["purchased", "interacted", "none"] = "purchased"
+    popular_pool: int = Field(100, ge=1)
+    evaluation: EvaluationParams = Field(default_factory=EvaluationParams)
+
+    @model_validator(mode="after")
+    def _check(self) -> CfParams:
+        known = {"view", "cart", "remove_from_cart", "purchase"}
+        unknown = sorted(set(self.event_weights) - known)
+        if unknown:
+            raise ValueError(
+                f"event_weights names unknown event types {unknown}; known: {sorted(known)}"
+            )
+        if self.top_k > self.popular_pool:
+            raise ValueError(
+                f"top_k ({self.top_k}) must not exceed popular_pool ({self.popular_pool}): "
+                "the fallback could not fill a user's list"
+            )
+        return self
+
+
+def parse_params(params: Mapping[str, Any] | CfParams) -> CfParams:
+    """Validates ``params:cf``.
+
+    Args:
+        params: The raw mapping (or an already parsed object).
+
+    Returns:
+        The typed parameters.
+    """
+    return params if isinstance(params, CfParams) else CfParams.model_validate(params)

@@ -1,0 +1,263 @@
+"""cf nodes on tiny event tables whose results are worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pyspark.sql import functions as F
+
+from recsys_kedro.pipelines.cf.nodes import (
+    InteractionError,
+    build_interactions,
+    item_similarities,
+    popular_products,
+    product_recommendations_wide,
+    recommend_for_users,
+    split_events_by_time,
+)
+from recsys_kedro.pipelines.cf.quality import (
+    RecommendationQualityError,
+    check_recommendations,
+)
+
+# Three users; product vectors over (u1, u2, u3) with raw weights (view 1, cart 3, ...):
+# u1: 10 view, 20 view;  u2: 10 view, 30 cart (3);  u3: 20 purchase (5), 30 view + cart (4)
+ROWS = [
+    (1, 10, "view"),
+    (1, 20, "view"),
+    (2, 10, "view"),
+    (2, 30, "cart"),
+    (3, 20, "purchase"),
+    (3, 30, "view"),
+    (3, 30, "cart"),
+]
+RAW = {"weight_transform": "none"}
+
+
+def _pairs(frame):
+    return {(r.row_id, r.product_id): r.weight for r in frame.collect()}
+
+
+def test_interaction_weights_by_hand(events, params):
+    interactions, history, stats = build_interactions(events(ROWS), params(**RAW))
+    assert _pairs(interactions) == {
+        (1, 10): 1.0,
+        (1, 20): 1.0,
+        (2, 10): 1.0,
+        (2, 30): 3.0,
+        (3, 20): 5.0,
+        (3, 30): 4.0,
+    }
+    assert stats["matrix_rows"] == 3 and stats["matrix_products"] == 3
+    assert stats["interactions"] == 6
+    assert stats["sparsity"] == pytest.approx(1 - 6 / 9)
+    hist = {r.user_id: r.asDict() for r in history.collect()}
+    assert dict(zip(hist[3]["products"], hist[3]["weights"], strict=True)) == {
+        20: 5.0,
+        30: 4.0,
+    }
+    assert hist[3]["excluded"] == [20]  # bought
+    assert hist[1]["excluded"] == []
+
+
+def test_log1p_negative_sums_and_sessions(events, params):
+    rows = [
+        (1, 10, "view", 0, "a"),
+        (1, 10, "remove_from_cart", 0, "a"),  # 1 - 1 = 0: no preference
+        (1, 20, "cart", 0, "a"),
+        (1, 20, "view", 1, "b"),
+    ]
+    interactions, history, _ = build_interactions(events(rows), params())
+    assert _pairs(interactions) == {(1, 20): pytest.approx(math.log1p(4))}
+    by_session, _, stats = build_interactions(events(rows), params(row="user_session"))
+    assert sorted(_pairs(by_session).values()) == pytest.approx(
+        [math.log1p(1), math.log1p(3)]
+    )
+    assert stats["matrix_rows"] == 2
+    (user,) = history.collect()
+    assert user.products == [20] and user.weights == pytest.approx([math.log1p(4)])
+
+
+def test_time_decay_halves_weight_per_half_life(events, params):
+    rows = [(1, 10, "view", 0), (1, 20, "view", 10)]  # last event is the reference
+    interactions, _, _ = build_interactions(
+        events(rows), params(half_life_days=10, **RAW)
+    )
+    assert _pairs(interactions) == {
+        (1, 10): pytest.approx(0.5),
+        (1, 20): pytest.approx(1.0),
+    }
+
+
+def test_heavy_rows_dropped_or_capped(events, params):
+    rows = [*ROWS, (9, 10, "view"), (9, 20, "cart"), (9, 30, "purchase")]
+    dropped, _, stats = build_interactions(
+        events(rows), params(max_products_per_row=2, **RAW)
+    )
+    assert {r for r, _ in _pairs(dropped)} == {1, 2, 3}
+    assert stats["heavy_rows"] == 1 and stats["heavy_row_pairs"] == 3
+    capped, _, _ = build_interactions(
+        events(rows), params(max_products_per_row=2, heavy_rows="cap", **RAW)
+    )
+    assert {p for r, p in _pairs(capped) if r == 9} == {20, 30}  # the two heaviest
+
+
+@pytest.mark.parametrize(
+    ("rows", "overrides", "message"),
+    [
+        ([], {}, r"No \(row, product\) pair has a positive weight"),
+        (
+            ROWS,
+            {"event_weights": {"view": 0, "cart": 0, "purchase": 0}},
+            "every event type",
+        ),
+        ([(1, 10, "remove_from_cart")], {}, "positive weight"),
+    ],
+)
+def test_no_usable_interaction_is_a_clear_error(
+    events, params, rows, overrides, message
+):
+    with pytest.raises(InteractionError, match=message):
+        build_interactions(events(rows), params(**overrides))
+
+
+def test_similarities_by_hand_and_wide_form(events, params):
+    # vectors over (u1,u2,u3): 10=(1,1,0), 20=(1,0,5), 30=(0,3,4)
+    p = params(**RAW, top_n=2)
+    interactions, _, _ = build_interactions(events(ROWS), p)
+    neighbours, stats = item_similarities(interactions, p)
+    got = {
+        (r.product_id, r.rank): (r.rec_product_id, r.score)
+        for r in neighbours.collect()
+    }
+    c_10_20 = 1 / math.sqrt(2 * 26)
+    c_10_30 = 3 / math.sqrt(2 * 25)
+    c_20_30 = 20 / math.sqrt(26 * 25)
+    expected = {
+        (10, 1): (30, c_10_30),
+        (10, 2): (20, c_10_20),
+        (20, 1): (30, c_20_30),
+        (20, 2): (10, c_10_20),
+        (30, 1): (20, c_20_30),
+        (30, 2): (10, c_10_30),
+    }
+    assert got.keys() == expected.keys()
+    for key, (rec, score) in expected.items():
+        assert got[key][0] == rec and got[key][1] == pytest.approx(score, rel=1e-6)
+    assert stats["catalog_coverage"] == 1.0
+    wide = {
+        r.product_id: r.asDict()
+        for r in product_recommendations_wide(neighbours, p).collect()
+    }
+    assert wide[10]["rec_1"] == 30 and wide[10]["rec_2"] == 20
+    assert wide[10]["score_1"] == pytest.approx(c_10_30)
+    assert list(product_recommendations_wide(neighbours, p).columns) == [
+        "product_id",
+        "rec_1",
+        "rec_2",
+        "score_1",
+        "score_2",
+    ]
+
+
+def test_single_user_n_larger_than_catalog_and_single_product(events, params):
+    one_user = events([(1, 10, "view"), (1, 20, "view"), (1, 30, "view")])
+    interactions, _, _ = build_interactions(one_user, params())
+    neighbours, _ = item_similarities(interactions, params(top_n=50))
+    rows = neighbours.collect()
+    assert len(rows) == 6  # 3 products x the 2 others
+    assert all(r.score == pytest.approx(1.0) for r in rows)
+    single, _, _ = build_interactions(
+        events([(1, 10, "view"), (2, 10, "cart")]), params()
+    )
+    with pytest.raises(InteractionError, match="at least 2 products"):
+        item_similarities(single, params())
+
+
+def test_user_recommendations_exclude_purchases_and_fall_back(events, params, spark):
+    p = params(**RAW, top_k=2, popular_pool=3)
+    rows = [*ROWS, (4, 30, "remove_from_cart")]  # user 4: no positive history
+    interactions, history, _ = build_interactions(events(rows), p)
+    neighbours, _ = item_similarities(interactions, p)
+    popular = popular_products(interactions, p)
+    # totals: 10 -> 2, 20 -> 6, 30 -> 7
+    assert [(r.product_id, r.rank) for r in popular.orderBy("rank").collect()] == [
+        (30, 1),
+        (20, 2),
+        (10, 3),
+    ]
+    assert [r.score for r in popular.orderBy("rank").collect()] == pytest.approx(
+        [1, 6 / 7, 2 / 7]
+    )
+    recs, stats = recommend_for_users(history, neighbours, popular, p)
+    by_user = {}
+    for r in recs.orderBy("user_id", "rank").collect():
+        by_user.setdefault(r.user_id, []).append((r.product_id, r.source))
+    assert by_user[4] == [(30, "popular"), (20, "popular")]
+    assert all(pid != 20 for pid, _ in by_user[3])  # user 3 bought 20
+    assert by_user[3][0][1] == "item_cosine"
+    assert stats["users_recommended"] == 4 and stats["users_personalised"] == 3
+
+
+def test_split_is_one_global_cut_off(events, params):
+    rows = [
+        (1, 10, "view", 0),
+        (1, 20, "view", 50),
+        (2, 10, "view", 65),
+        (2, 20, "view", 70),
+    ]
+    ev = params()["evaluation"]
+    train, test, info = split_events_by_time(
+        events(rows), params(evaluation={**ev, "test_days": 10})
+    )
+    assert sorted(r.product_id for r in train.collect()) == [10, 20]
+    assert [r.user_id for r in test.collect()] == [2, 2]
+    assert info["train"] == 2 and info["test"] == 2
+    with pytest.raises(InteractionError, match="leaves 0 training"):
+        split_events_by_time(events(rows), params(evaluation={**ev, "test_days": 100}))
+
+
+def _recs(spark, rows, with_source=False):
+    schema = (
+        "user_id long, rank int, product_id long, score double, source string"
+        if with_source
+        else "product_id long, rank int, rec_product_id long, score double"
+    )
+    return spark.createDataFrame(rows, schema)
+
+
+@pytest.mark.parametrize(
+    ("rows", "rule"),
+    [
+        ([], "is empty"),
+        ([(1, 1, 2, 1.5)], r"scores in \[0, 1\]"),
+        ([(1, 1, None, 0.5)], "no null"),
+        ([(1, 1, 2, 0.5), (1, 2, 2, 0.4)], "no duplicate rec_product_id"),
+        ([(1, 1, 2, 0.5), (1, 1, 3, 0.4)], "no duplicate rank"),
+        ([(1, 1, 2, 0.4), (1, 2, 3, 0.5)], "sorted descending"),
+        ([(1, 1, 1, 0.5)], "recommended for itself"),
+    ],
+)
+def test_quality_checks_fail_with_the_rule(spark, rows, rule):
+    frame = _recs(spark, rows)
+    with pytest.raises(RecommendationQualityError, match=rule):
+        check_recommendations(
+            frame, "t", "product_id", "rec_product_id", forbid_self=True
+        )
+
+
+def test_quality_checks_on_user_tables(spark):
+    ok = _recs(spark, [(1, 1, 5, 0.2, "item_cosine"), (1, 2, 6, 0.9, "popular")], True)
+    assert (
+        check_recommendations(ok, "u", "user_id", "product_id", group_by_source=True)
+        == 2
+    )
+    bad = _recs(spark, [(1, 1, 5, 0.9, "popular"), (1, 2, 6, 0.2, "item_cosine")], True)
+    with pytest.raises(RecommendationQualityError, match="before popular"):
+        check_recommendations(bad, "u", "user_id", "product_id", group_by_source=True)
+    with pytest.raises(RecommendationQualityError, match="missing columns"):
+        check_recommendations(
+            ok.drop("source"), "u", "user_id", "product_id", group_by_source=True
+        )
+    assert ok.where(F.col("score") > 1).count() == 0

@@ -1,0 +1,103 @@
+"""Per-user scoring against recommendations worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_kedro.pipelines.cf.scoring import (
+    NeighbourIndex,
+    Popularity,
+    recommend,
+    recommend_batch,
+)
+
+# neighbours: 1 -> 2 (0.5), 3 (0.2);  2 -> 3 (0.8), 1 (0.5)
+INDEX = NeighbourIndex.from_long(
+    pd.DataFrame(
+        {
+            "product_id": [2, 1, 2, 1],
+            "rank": [2, 1, 1, 2],
+            "rec_product_id": [1, 2, 3, 3],
+            "score": [0.5, 0.5, 0.8, 0.2],
+        }
+    )
+)
+POPULAR = Popularity.from_frame(
+    pd.DataFrame(
+        {
+            "product_id": [3, 7, 8, 9],
+            "rank": [1, 2, 3, 4],
+            "score": [1.0, 0.6, 0.5, 0.1],
+        }
+    )
+)
+
+
+def test_weighted_mean_similarity_by_hand():
+    # history 1 (w=1), 2 (w=3): 3 <- (0.2*1 + 0.8*3)/4 = 0.65; 2 <- 0.5*1/4; 1 <- 0.5*3/4
+    ids, scores, sources = recommend(
+        np.array([1, 2]),
+        np.array([1.0, 3.0]),
+        np.array([], dtype=np.int64),
+        INDEX,
+        POPULAR,
+        3,
+    )
+    assert ids.tolist() == [3, 1, 2]
+    assert scores == pytest.approx([0.65, 0.375, 0.125])
+    assert sources.tolist() == ["item_cosine"] * 3
+
+
+def test_excluded_products_and_popular_fill():
+    ids, scores, sources = recommend(
+        np.array([1, 2]), np.array([1.0, 3.0]), np.array([3, 2]), INDEX, POPULAR, 4
+    )
+    # 3 and 2 excluded: cosine gives only 1 (0.375); fill with 7, 8 (3 excluded), 9.
+    assert ids.tolist() == [1, 7, 8, 9]
+    assert scores == pytest.approx([0.375, 0.6, 0.5, 0.1])
+    assert sources.tolist() == ["item_cosine", "popular", "popular", "popular"]
+
+
+def test_no_usable_history_gets_popular_products():
+    for history, weights in (([], []), ([1], [0.0]), ([42], [2.0])):
+        ids, _, sources = recommend(
+            np.array(history, dtype=np.int64),
+            np.array(weights),
+            np.array([]),
+            INDEX,
+            POPULAR,
+            2,
+        )
+        assert ids.tolist() == [3, 7]
+        assert set(sources) == {"popular"}
+
+
+def test_k_larger_than_everything_gives_a_shorter_list():
+    ids, _, _ = recommend(
+        np.array([1]), np.array([1.0]), np.array([]), INDEX, POPULAR, 50
+    )
+    assert ids.tolist() == [2, 3, 7, 8, 9]
+
+
+def test_batch_frame():
+    users = pd.DataFrame(
+        {
+            "user_id": [10, 11],
+            "products": [[1, 2], None],
+            "weights": [[1.0, 3.0], None],
+            "excluded": [[], None],
+        }
+    )
+    out = recommend_batch(users, INDEX, POPULAR, 2)
+    assert out.to_dict("list") == {
+        "user_id": [10, 10, 11, 11],
+        "rank": [1, 2, 1, 2],
+        "product_id": [3, 1, 3, 7],
+        "score": pytest.approx([0.65, 0.375, 1.0, 0.6]),
+        "source": ["item_cosine", "item_cosine", "popular", "popular"],
+    }
+    empty = recommend_batch(users.iloc[:0], INDEX, POPULAR, 2)
+    assert list(empty.columns) == ["user_id", "rank", "product_id", "score", "source"]
+    assert len(empty) == 0
