@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from kedro.io import MemoryDataset
+from pyspark.sql import types as T
 
 from recsys_kedro import spark_session
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+EVENT_SCHEMA = T.StructType(
+    [
+        T.StructField("event_time", T.TimestampType()),
+        T.StructField("event_type", T.StringType()),
+        T.StructField("product_id", T.LongType()),
+        T.StructField("category_id", T.LongType()),
+        T.StructField("category_code", T.StringType()),
+        T.StructField("brand", T.StringType()),
+        T.StructField("price", T.DoubleType()),
+        T.StructField("user_id", T.LongType()),
+        T.StructField("user_session", T.StringType()),
+    ]
+)
+T0 = datetime(2020, 1, 1)
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -51,3 +69,44 @@ def real_raw_dir(shared_data: Path, tmp_path: Path) -> Path:
     for path in sorted((shared_data / "sephora_sample").glob("*.csv")):
         shutil.copy(path, raw / "reviews" / path.name)
     return raw
+
+
+@pytest.fixture
+def events(spark):
+    """Events from ``(user, product, type[, day offset[, session]])`` tuples."""
+
+    def make(rows):
+        full = []
+        for row in rows:
+            user, product, kind, *rest = row
+            day = rest[0] if rest else 0
+            session = rest[1] if len(rest) > 1 else f"s{user}"
+            full.append(
+                (
+                    T0 + timedelta(days=day),
+                    kind,
+                    product,
+                    1,
+                    None,
+                    None,
+                    1.0,
+                    user,
+                    session,
+                )
+            )
+        return spark.createDataFrame(full, EVENT_SCHEMA)
+
+    return make
+
+
+class KeptDataset(MemoryDataset):
+    """An in-memory dataset the runner cannot release, so tests can read intermediates."""
+
+    def _release(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def kept_dataset() -> type[MemoryDataset]:
+    """:class:`KeptDataset`, for pipeline tests that check intermediate outputs."""
+    return KeptDataset

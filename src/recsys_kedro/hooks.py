@@ -8,11 +8,18 @@ from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
 from recsys_kedro import spark_session
+from recsys_kedro.evaluation import TimeSplitParams
 from recsys_kedro.pipelines.cf.params import CfParams
 from recsys_kedro.pipelines.data_processing.params import DataProcessingParams
+from recsys_kedro.pipelines.fpgrowth.params import FpGrowthParams
 
 # Pipeline parameter key -> its typed model; checked before any node runs.
-PARAMETER_MODELS = {"data_processing": DataProcessingParams, "cf": CfParams}
+PARAMETER_MODELS = {
+    "data_processing": DataProcessingParams,
+    "cf": CfParams,
+    "fpgrowth": FpGrowthParams,
+    "time_split": TimeSplitParams,
+}
 
 
 class SparkHooks:

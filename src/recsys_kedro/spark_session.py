@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pyspark import StorageLevel
@@ -88,6 +89,26 @@ def has_delta_support(spark: SparkSession) -> bool:
         return True
     extensions = conf.get("spark.sql.extensions", "") or ""
     return "DeltaSparkSessionExtension" in extensions
+
+
+def broadcast_value(value: Any) -> Callable[[], Any]:
+    """Ships a read-only value to every task once.
+
+    On a classic session the value is a Spark broadcast; on Spark Connect (Databricks
+    serverless and shared clusters have no SparkContext) it travels inside the closure
+    of the function that reads it.
+
+    Args:
+        value: Anything picklable (e.g. neighbour lists, bounded by the catalog).
+
+    Returns:
+        A function, to call inside the task, that returns the value.
+    """
+    try:
+        broadcast = get_spark().sparkContext.broadcast(value)
+    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
+        return lambda: value
+    return lambda: broadcast.value
 
 
 def persist_for_run(frame: DataFrame) -> DataFrame:

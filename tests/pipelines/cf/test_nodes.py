@@ -14,7 +14,6 @@ from recsys_kedro.pipelines.cf.nodes import (
     popular_products,
     product_recommendations_wide,
     recommend_for_users,
-    split_events_by_time,
 )
 from recsys_kedro.pipelines.cf.quality import (
     RecommendationQualityError,
@@ -198,24 +197,6 @@ def test_user_recommendations_exclude_purchases_and_fall_back(events, params, sp
     assert all(pid != 20 for pid, _ in by_user[3])  # user 3 bought 20
     assert by_user[3][0][1] == "item_cosine"
     assert stats["users_recommended"] == 4 and stats["users_personalised"] == 3
-
-
-def test_split_is_one_global_cut_off(events, params):
-    rows = [
-        (1, 10, "view", 0),
-        (1, 20, "view", 50),
-        (2, 10, "view", 65),
-        (2, 20, "view", 70),
-    ]
-    ev = params()["evaluation"]
-    train, test, info = split_events_by_time(
-        events(rows), params(evaluation={**ev, "test_days": 10})
-    )
-    assert sorted(r.product_id for r in train.collect()) == [10, 20]
-    assert [r.user_id for r in test.collect()] == [2, 2]
-    assert info["train"] == 2 and info["test"] == 2
-    with pytest.raises(InteractionError, match="leaves 0 training"):
-        split_events_by_time(events(rows), params(evaluation={**ev, "test_days": 100}))
 
 
 def _recs(spark, rows, with_source=False):

@@ -25,15 +25,8 @@ DP_PARAMS = (
 )
 
 
-class KeptDataset(MemoryDataset):
-    """An in-memory dataset the runner cannot release, so tests can read intermediates."""
-
-    def _release(self) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def run(spark, cf_params, tmp_path_factory):
+def run(spark, cf_params, tmp_path_factory, kept_dataset):
     """Generates 40,000 events, cleans them and runs the cf pipeline once."""
     root = tmp_path_factory.mktemp("cf")
     raw = root / "raw"
@@ -42,15 +35,12 @@ def run(spark, cf_params, tmp_path_factory):
     events_raw = RawCsvDataset(path=str(raw / "events"), pattern="*.csv").load()
     events_clean, _ = clean_events(events_raw, dp)
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    params = {
-        **cf_params,
-        "top_n": 10,
-        "evaluation": {**cf_params["evaluation"], "test_days": 20},
-    }
+    params = {**cf_params, "top_n": 10}
     catalog = DataCatalog(
         {
             "events_clean": MemoryDataset(events_clean),
             "params:cf": MemoryDataset(params),
+            "params:time_split": MemoryDataset({"cutoff": None, "test_days": 20}),
             "cf_model": MlflowRecommenderModelDataset(
                 registered_model_name="cf_test", staging_dir=str(root)
             ),
@@ -58,7 +48,7 @@ def run(spark, cf_params, tmp_path_factory):
     )
     pipeline = create_pipeline()
     for name in pipeline.datasets() - pipeline.inputs() - {"cf_model"}:
-        catalog[name] = KeptDataset(copy_mode="assign")
+        catalog[name] = kept_dataset(copy_mode="assign")
     with mlflow.start_run():
         SequentialRunner().run(create_pipeline(), catalog)
     yield {

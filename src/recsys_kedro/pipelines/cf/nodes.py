@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -23,7 +22,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from recsys_kedro.pipelines.cf.evaluation import ranking_metrics
+from recsys_kedro.evaluation import ranking_metrics
 from recsys_kedro.pipelines.cf.params import CfParams, parse_params
 from recsys_kedro.pipelines.cf.quality import check_recommendations
 from recsys_kedro.pipelines.cf.scoring import (
@@ -32,7 +31,7 @@ from recsys_kedro.pipelines.cf.scoring import (
     recommend_batch,
 )
 from recsys_kedro.pipelines.cf.similarity import NEIGHBOUR_COLUMNS, block_neighbours
-from recsys_kedro.spark_session import get_spark, persist_for_run
+from recsys_kedro.spark_session import broadcast_value, get_spark, persist_for_run
 
 logger = logging.getLogger(__name__)
 
@@ -103,56 +102,6 @@ def _transform(weight, cfg: CfParams):
     if cfg.weight_transform == "binary":
         return F.lit(1.0)
     return weight
-
-
-def split_events_by_time(
-    events: DataFrame, params: Mapping[str, Any]
-) -> tuple[DataFrame, DataFrame, dict[str, Any]]:
-    """Splits the events at one global time cut-off.
-
-    Everything before the cut-off trains every model (popularity included); the
-    ``test_days`` from it (end included) test them. By default the cut-off is
-    ``test_days`` before the last event, so the test period ends with it.
-
-    Args:
-        events: ``events_clean``.
-        params: ``params:cf``.
-
-    Returns:
-        Train events, test events and a description of the split.
-
-    Raises:
-        InteractionError: Either side of the cut-off is empty.
-    """
-    cfg = parse_params(params).evaluation
-    bounds = events.agg(F.min("event_time"), F.max("event_time")).first()
-    if bounds[0] is None:
-        raise InteractionError("events_clean is empty: nothing to split for evaluation")
-    cutoff = cfg.cutoff or (bounds[1] - timedelta(days=cfg.test_days))
-    end = cutoff + timedelta(days=cfg.test_days)
-    train = events.where(F.col("event_time") < F.lit(cutoff))
-    test = events.where(
-        (F.col("event_time") >= F.lit(cutoff)) & (F.col("event_time") <= F.lit(end))
-    )
-    n_train, n_test = train.count(), test.count()
-    if n_train == 0 or n_test == 0:
-        raise InteractionError(
-            f"The cut-off {cutoff} leaves {n_train} training and {n_test} test events "
-            f"(events span {bounds[0]} .. {bounds[1]}); set cf.evaluation.cutoff or "
-            "cf.evaluation.test_days so both sides have events"
-        )
-    logger.info(
-        "Evaluation split at %s: %d training events, %d test events (until %s)",
-        cutoff,
-        n_train,
-        n_test,
-        end,
-    )
-    return (
-        train,
-        test,
-        {"cutoff": str(cutoff), "test_end": str(end), "train": n_train, "test": n_test},
-    )
 
 
 def build_interactions(
@@ -431,16 +380,6 @@ def popular_products(interactions: DataFrame, params: Mapping[str, Any]) -> Data
     )
 
 
-def _ship(value: Any) -> Any:
-    """Broadcasts ``value`` on a classic session; on Spark Connect (no SparkContext) it
-    travels inside the function's closure instead."""
-    try:
-        broadcast = get_spark().sparkContext.broadcast(value)
-    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
-        return lambda: value
-    return lambda: broadcast.value
-
-
 def score_users(
     user_history: DataFrame, neighbours: DataFrame, popular: DataFrame, k: int
 ) -> DataFrame:
@@ -460,7 +399,7 @@ def score_users(
     """
     index = NeighbourIndex.from_long(neighbours.select(*NEIGHBOUR_COLUMNS).toPandas())
     fallback = Popularity.from_frame(popular.toPandas())
-    shipped = _ship((index, fallback))
+    shipped = broadcast_value((index, fallback))
 
     def score(batches):
         idx, pop = shipped()

@@ -6,7 +6,6 @@ Checked by :class:`recsys_kedro.hooks.ParameterHooks` before any node runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,13 +29,8 @@ class AlsParams(_Strict):
 
 
 class EvaluationParams(_Strict):
-    """One global time cut-off; models are compared on the period after it."""
+    """How the models are compared on the period after ``params:time_split``'s cut-off."""
 
-    cutoff: datetime | None = Field(
-        None,
-        description="First instant of the test period; null: last event - test_days.",
-    )
-    test_days: float = Field(30.0, gt=0)
     k: int = Field(10, ge=1)
     relevant_event_types: list[str] = Field(
         default_factory=lambda: ["view", "cart", "purchase"]

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from recsys_kedro.evaluation import split_events_by_time
 from recsys_kedro.pipelines.cf.nodes import (
     build_interactions,
     cf_metrics,
@@ -11,7 +12,6 @@ from recsys_kedro.pipelines.cf.nodes import (
     product_recommendations_wide,
     recommend_for_users,
     recommender_model,
-    split_events_by_time,
 )
 
 
@@ -105,7 +105,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=split_events_by_time,
-                inputs=["events_clean", "params:cf"],
+                inputs=["events_clean", "params:time_split"],
                 outputs=["cf_train_events", "cf_test_events", "cf_split"],
                 name="split_events_by_time_node",
             ),

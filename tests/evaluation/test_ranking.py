@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from recsys_kedro.pipelines.cf.evaluation import ranking_metrics
+from recsys_kedro.evaluation import ranking_metrics
 
 A, B, C, D, E, F, G, X, Y, Z, Q = range(1, 12)
 
