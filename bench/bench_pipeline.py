@@ -105,6 +105,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--prepare", default=None)
     parser.add_argument(
+        "--raw",
+        type=Path,
+        default=None,
+        help="an existing sample (of --events events) to use instead of writing one",
+    )
+    parser.add_argument(
         "--kedro-args",
         default="",
         help="extra arguments for the timed kedro run, e.g. '--nodes=a,b --params=x=1'",
@@ -115,20 +121,22 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="recsys-bench-") as tmp:
         for events in args.events:
-            raw = Path(tmp) / f"raw_{events}"
-            gen_wall, gen_rss, _ = _timed(
-                [
-                    str(BIN / "python"),
-                    "-m",
-                    "recsys_kedro.sample_data",
-                    "--out",
-                    str(raw),
-                    "--events",
-                    str(events),
-                    "--seed",
-                    str(args.seed),
-                ]  # fmt: skip
-            )
+            raw = args.raw or Path(tmp) / f"raw_{events}"
+            gen_wall, gen_rss = 0.0, 0
+            if args.raw is None:
+                gen_wall, gen_rss, _ = _timed(
+                    [
+                        str(BIN / "python"),
+                        "-m",
+                        "recsys_kedro.sample_data",
+                        "--out",
+                        str(raw),
+                        "--events",
+                        str(events),
+                        "--seed",
+                        str(args.seed),
+                    ]  # fmt: skip
+                )
             if args.prepare:
                 _timed(
                     [
