@@ -2,6 +2,7 @@
 
     python bench/bench_pipeline.py --pipeline data_processing --events 200000 4000000 --runs 3
     python bench/bench_pipeline.py --pipeline cf --prepare data_processing --events 4000000
+    python bench/bench_pipeline.py --pipeline fpgrowth --events 4000000 --raw /tmp/b4/raw "--kedro-args=--nodes=build_baskets_node,mine_rules_node"
 
 ``--prepare P``: runs pipeline P once on the sample (untimed) before the timed runs, for
 pipelines that start from its outputs.
@@ -113,7 +114,7 @@ def main() -> None:
     parser.add_argument(
         "--kedro-args",
         default="",
-        help="extra arguments for the timed kedro run, e.g. '--nodes=a,b --params=x=1'",
+        help="extra arguments for the timed kedro run; pass as --kedro-args='--nodes=a,b'",
     )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()

@@ -216,9 +216,9 @@ def test_bad_parameters_stop_the_run_before_any_node(project: Path):
     assert not (project / "data" / "02_intermediate" / "events_clean").exists()
 
 
-def test_kedro_run_cf_and_serve_the_registered_model(project: Path):
+def test_kedro_run_cf_fpgrowth_and_serve_the_registered_model(project: Path):
     generate(SampleConfig(events=20_000, seed=7), project / "data" / "01_raw")
-    for pipeline in ("data_processing", "cf"):
+    for pipeline in ("data_processing", "cf", "fpgrowth"):
         result = _kedro(project, "run", f"--pipeline={pipeline}")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = project / "data" / "07_model_output"
@@ -236,6 +236,12 @@ def test_kedro_run_cf_and_serve_the_registered_model(project: Path):
     assert metrics["cf_metrics.matrix_products"] == wide["product_id"].nunique()
     assert "cf_evaluation_metrics.item_cosine.ndcg_at_10" in metrics
     assert versions == [("recsys_kedro_cf", 1)]
+    rules = DeltaTable(str(out / "association_rules")).to_pandas()
+    assert len(rules) == metrics["fpgrowth_metrics.association_rules"] > 0
+    reports = project / "data" / "08_reporting"
+    assert (reports / "top_rules.txt").read_text().splitlines()[1].startswith("if [")
+    assert (reports / "crosssell_evaluation.csv").read_text().startswith("model,k,")
+    assert "crosssell_evaluation_metrics.hybrid.hit_rate_at_10" in metrics
 
     port = _free_port()
     log = (project / "serve.log").open("w")

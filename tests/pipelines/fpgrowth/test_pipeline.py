@@ -92,3 +92,37 @@ def test_crosssell_evaluation_and_hybrid(run):
         hybrid["source"]
     ) >= {"item_cosine"}
     assert hybrid.groupby("product_id")["rank"].max().max() <= 20
+
+
+def test_runs_on_real_rows(spark, fp_params, real_raw_dir, kept_dataset):
+    """The public rows in ../shared: sparse sessions, few rules; the run must still pass."""
+    dp = yaml.safe_load((CONF / "parameters_data_processing.yml").read_text())
+    events_raw = RawCsvDataset(
+        path=str(real_raw_dir / "events"), pattern="*.csv"
+    ).load()
+    events_clean, _ = clean_events(events_raw, dp["data_processing"])
+    cf = yaml.safe_load((CONF / "parameters_cf.yml").read_text())["cf"]
+    cf["evaluation"]["models"] = ["popularity"]
+    pipeline = (cf_pipeline() + fp_pipeline()).to_outputs(
+        "hybrid_recommendations", "crosssell_evaluation_table", "top_rules"
+    )
+    catalog = DataCatalog(
+        {
+            "events_clean": MemoryDataset(events_clean),
+            "params:cf": MemoryDataset(cf),
+            "params:fpgrowth": MemoryDataset(fp_params),
+            "params:time_split": MemoryDataset({"cutoff": None, "test_days": 30}),
+        }
+    )
+    for name in pipeline.datasets() - pipeline.inputs():
+        catalog[name] = kept_dataset(copy_mode="assign")
+    SequentialRunner().run(pipeline, catalog)
+    baskets = catalog.load("fpgrowth_baskets")
+    # independent count: sessions with a cart or purchase event in the clean rows
+    clean = events_clean.toPandas()
+    sessions = clean[clean["event_type"].isin(["cart", "purchase"])][
+        "user_session"
+    ].nunique()
+    assert baskets.count() == sessions
+    assert catalog.load("top_rules").startswith("Top ")
+    assert catalog.load("hybrid_recommendations").count() > 0
