@@ -260,7 +260,12 @@ def test_kedro_run_cf_fpgrowth_and_serve_the_registered_model(project: Path):
             str(port),
         ],
         cwd=project,
-        env={**os.environ, "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"},
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
+            # mlflow starts the server with `uvicorn` from PATH: the venv's
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )

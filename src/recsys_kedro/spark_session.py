@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,10 @@ def get_spark() -> SparkSession:
         if active is not None:
             return active
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        if str(_conf.get("spark.master", "")).startswith("local"):
+            # Local Python workers run this interpreter (the one with the project's
+            # packages), not whatever `python3` is first on PATH.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder
         for key, value in _conf.items():
             builder = builder.config(key, value)
