@@ -88,9 +88,9 @@ def test_crosssell_evaluation_and_hybrid(run):
         table["hit_rate"].tolist()
     )
     hybrid = catalog.load("hybrid_recommendations").toPandas()
-    assert set(hybrid["source"]) == {"both", "item_cosine", "rules"} or set(
-        hybrid["source"]
-    ) >= {"item_cosine"}
+    sources = set(hybrid["source"])
+    # cf proposes most products; the planted bundles' rules add or confirm some
+    assert "item_cosine" in sources and sources & {"rules", "both"}
     assert hybrid.groupby("product_id")["rank"].max().max() <= 20
 
 
