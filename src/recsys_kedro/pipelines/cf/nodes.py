@@ -143,7 +143,11 @@ def build_interactions(
         .withColumn("weight", _transform(F.col("weight"), cfg))
     )
     per_row = Window.partitionBy("row_id")
-    pairs = pairs.withColumn("row_products", F.count("*").over(per_row))
+    # persisted: the statistics and the interactions below both read it, so the events
+    # are aggregated once
+    pairs = persist_for_run(
+        pairs.withColumn("row_products", F.count("*").over(per_row))
+    )
     heavy = F.col("row_products") > F.lit(cfg.max_products_per_row or 2**62)
     if cfg.heavy_rows == "drop":
         kept = pairs.where(~heavy)
@@ -154,7 +158,7 @@ def build_interactions(
         kept = pairs.withColumn("_r", F.row_number().over(order)).where(
             F.col("_r") <= F.lit(cfg.max_products_per_row or 2**62)
         )
-    interactions = persist_for_run(kept.select("row_id", "product_id", "weight"))
+    interactions = kept.select("row_id", "product_id", "weight")
     stats_row = pairs.agg(
         F.count("*").alias("pairs"),
         F.countDistinct(F.when(heavy, F.col("row_id"))).alias("heavy_rows"),
