@@ -2,10 +2,13 @@
 
     python bench/bench_pipeline.py --pipeline data_processing --events 200000 4000000 --runs 3
     python bench/bench_pipeline.py --pipeline cf --prepare data_processing --events 4000000
+    python bench/bench_pipeline.py --pipeline nlp --prepare data_processing --events 200000 --clear data/04_feature/embedding_cache
     python bench/bench_pipeline.py --pipeline fpgrowth --events 4000000 --raw /tmp/b4/raw "--kedro-args=--nodes=build_baskets_node,mine_rules_node"
 
 ``--prepare P``: runs pipeline P once on the sample (untimed) before the timed runs, for
-pipelines that start from its outputs.
+pipelines that start from its outputs. ``--clear PATH``: a folder (relative to the project)
+removed before each timed run, e.g. the nlp pipeline's embedding cache, so every run starts
+cold.
 
 For each size: writes the sample once (timed, with its own peak memory), then runs
 `kedro run --pipeline=P --params=raw_dir=...` under `/usr/bin/time -v` `--runs` times and
@@ -22,6 +25,7 @@ import argparse
 import csv
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -116,6 +120,13 @@ def main() -> None:
         default="",
         help="extra arguments for the timed kedro run; pass as --kedro-args='--nodes=a,b'",
     )
+    parser.add_argument(
+        "--clear",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder under the project removed before each timed run (repeatable)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     out_csv = ROOT / "data" / "08_reporting" / "benchmarks.csv"
@@ -149,6 +160,8 @@ def main() -> None:
                 )
             walls, rsss, drivers = [], [], []
             for _ in range(args.runs):
+                for folder in args.clear:
+                    shutil.rmtree(ROOT / folder, ignore_errors=True)
                 wall, rss, driver = _timed(
                     [
                         str(BIN / "kedro"),
@@ -166,7 +179,9 @@ def main() -> None:
                 "events": events,
                 "runs": args.runs,
                 "median_wall_s": round(statistics.median(walls), 1),
-                "kedro_args": args.kedro_args,
+                "kedro_args": " ".join(
+                    [args.kedro_args, *[f"(cleared {c})" for c in args.clear]]
+                ).strip(),
                 "median_peak_tree_rss_mib": int(statistics.median(rsss)),
                 "median_peak_driver_rss_mib": int(statistics.median(drivers)),
                 "events_per_s": int(events / statistics.median(walls)),

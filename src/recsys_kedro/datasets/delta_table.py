@@ -65,6 +65,7 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
             partition_by: [event_month]
           load_args:
             version: 3               # an older version of the table
+            empty_schema: "key STRING, n INT"  # no table yet: an empty frame (a cache)
           metadata:
             kedro-viz:
               layer: intermediate
@@ -95,7 +96,9 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
             filepath: Folder (or object-store URI) of the Delta table.
             engine: ``auto`` picks ``spark`` when the session has Delta support,
                 otherwise ``delta-rs``.
-            load_args: ``version``: the table version to read (default: latest).
+            load_args: ``version``: the table version to read (default: latest);
+                ``empty_schema``: a DDL schema; where there is no table yet, a load
+                returns an empty frame of it instead of failing (a cache's first run).
             save_args: ``mode`` (``overwrite``/``append``), ``schema_mode``
                 (``None``/``merge``/``overwrite``), ``partition_by``, ``batch_rows``
                 (rows per Arrow batch streamed into delta-rs).
@@ -157,6 +160,10 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
     def _load(self) -> DataFrame:
         spark = get_spark()
         version = self._load_args.get("version")
+        empty_schema = self._load_args.get("empty_schema")
+        if empty_schema is not None and not self._exists():
+            logger.info("No Delta table at %s yet: an empty frame", self._filepath)
+            return spark.createDataFrame([], schema=empty_schema)
         if self._use_spark_delta():
             reader = spark.read.format("delta")
             if version is not None:

@@ -1,0 +1,198 @@
+"""Throughput of the nlp pipeline's text work, in one process and through Spark.
+
+    python bench/bench_nlp.py --reviews ../shared/data/sephora_sample --runs 3
+    python bench/bench_nlp.py --reviews data/01_raw/reviews --runs 3
+
+Texts are the ``review_text`` of the ``reviews_*.csv`` files in ``--reviews`` (the real
+Sephora rows, or the generated sample), cycled up to ``--texts`` (20,000) for the
+annotation and ``--embed-texts`` (2,000) for the embeddings. Models are loaded and
+warmed up before timing; each figure is the median of ``--runs``.
+
+* ``annotate``: HTML/URL cleaning, special characters, spaCy tokens and lookup lemmas,
+  Snowball stems, VADER (the shipped ``parameters_nlp.yml``). In this process (1 core),
+  and as the ``annotate_reviews`` node on Spark local[2].
+* ``embed``: all-MiniLM-L6-v2 (``transformers``, mean pooling, L2), batch 64, max 256
+  tokens. In this process with 2 torch threads, batches in arrival order and batches of
+  similar length; and through Spark local[2] (two tasks of 1 thread each), the
+  pipeline's ``mapInPandas`` path.
+
+Results are appended to data/08_reporting/benchmarks_nlp.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from recsys_kedro import spark_session
+from recsys_kedro.pipelines.nlp import models, nodes
+from recsys_kedro.pipelines.nlp.embeddings import Embedder
+from recsys_kedro.pipelines.nlp.params import parse_params
+from recsys_kedro.pipelines.nlp.text import normalise_text, strip_special
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_texts(folder: Path, n: int) -> list[str]:
+    """``review_text`` of the folder's review files, cycled to ``n`` texts."""
+    files = sorted(folder.glob("reviews_*.csv"))
+    if not files:
+        sys.exit(f"no reviews_*.csv in {folder}")
+    texts = pd.concat([pd.read_csv(f, usecols=["review_text"]) for f in files])[
+        "review_text"
+    ].fillna("")
+    texts = texts.astype(str).tolist()
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def timed(fn, runs: int) -> tuple[float, list[float]]:
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reviews", type=Path, required=True)
+    parser.add_argument("--texts", type=int, default=20_000)
+    parser.add_argument("--embed-texts", type=int, default=2_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=["process", "spark"], default=None)
+    args = parser.parse_args()
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+    raw = yaml.safe_load((ROOT / "conf/base/parameters_nlp.yml").read_text())["nlp"]
+    cfg = parse_params(raw)
+    texts = load_texts(args.reviews, args.texts)
+    series = pd.Series(texts)
+    short = texts[: args.embed_texts]
+    results: list[dict] = []
+
+    def record(step: str, where: str, n: int, median: float, all_: list[float]):
+        results.append(
+            {
+                "step": step,
+                "where": where,
+                "texts": n,
+                "median_s": round(median, 2),
+                "per_second": round(n / median, 1),
+                "runs_s": " ".join(f"{s:.2f}" for s in all_),
+            }
+        )
+        print(f"{step:<10} {where:<34} {n / median:>9.1f}/s  ({median:.2f} s)")  # noqa: T201
+
+    if args.only in (None, "process"):
+        processor = models.text_processor(
+            cfg.lemmatizer.model,
+            tuple(cfg.text.keep_stop_words),
+            cfg.text.max_chars,
+            cfg.stemmer.language,
+        )
+        vader = models.sentiment_scorer("vader", 32, 512, 1)
+
+        def annotate() -> None:
+            text = normalise_text(series)
+            processor.process(strip_special(text))
+            vader.score(text.tolist())
+
+        record(
+            "annotate", "one process, 1 core", len(texts), *timed(annotate, args.runs)
+        )
+        path = str(models.resolve_hf_model(cfg.embeddings.model, "embedding")[0])
+        for sort in (False, True):
+            model = Embedder(path, 64, cfg.embeddings.max_length, 2, sort)
+            model.embed(short[:64])
+            where = f"one process, 2 threads, {'sorted' if sort else 'arrival order'}"
+            record(
+                "embed",
+                where,
+                len(short),
+                *timed(partial(model.embed, short), args.runs),
+            )
+
+    if args.only in (None, "spark"):
+        spark_session.configure(
+            {
+                **yaml.safe_load((ROOT / "conf/base/spark.yml").read_text()),
+                "spark.master": "local[2]",
+            }
+        )
+        spark = spark_session.get_spark()
+        reviews = spark.createDataFrame(
+            pd.DataFrame(
+                {
+                    "review_id": range(len(texts)),
+                    "product_id": "P1",
+                    "rating": 5,
+                    "is_recommended": True,
+                    "helpfulness": 1.0,
+                    "total_pos_feedback_count": 1,
+                    "review_text": texts,
+                }
+            )
+        ).persist()
+        reviews.count()
+        products = spark.createDataFrame([("P1",)], "product_id string")
+
+        def noop(frame) -> None:
+            frame.write.format("noop").mode("overwrite").save()
+
+        annotated = nodes.annotate_reviews(reviews, products, raw, {})
+        noop(annotated)  # workers start and load their models
+        record(
+            "annotate",
+            "Spark local[2]",
+            len(texts),
+            *timed(lambda: noop(annotated), args.runs),
+        )
+        frame = spark.createDataFrame(
+            pd.DataFrame({"key": [str(i) for i in range(len(short))], "text": short})
+        ).persist()
+        frame.count()
+        embedded = frame.repartition(2).mapInPandas(
+            partial(nodes._embed_batches, params=cfg, model_id="bench"),
+            schema=nodes.CACHE_SCHEMA,
+        )
+        warm = (
+            frame.limit(256)
+            .repartition(2)
+            .mapInPandas(
+                partial(nodes._embed_batches, params=cfg, model_id="bench"),
+                schema=nodes.CACHE_SCHEMA,
+            )
+        )
+        noop(warm)  # both workers load the model
+        record(
+            "embed",
+            "Spark local[2], 2 x 1 thread",
+            len(short),
+            *timed(lambda: noop(embedded), args.runs),
+        )
+
+    out = ROOT / "data/08_reporting/benchmarks_nlp.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = not out.exists()
+    with out.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["when", "reviews", *results[0].keys()])
+        if new:
+            writer.writeheader()
+        when = datetime.now(UTC).isoformat(timespec="seconds")
+        for row in results:
+            writer.writerow({"when": when, "reviews": str(args.reviews), **row})
+
+
+if __name__ == "__main__":
+    main()
