@@ -50,6 +50,14 @@ def spark():
     session.stop()
 
 
+@pytest.fixture(autouse=True)
+def _release_persisted_frames():
+    """Nodes persist frames for the run (released by a hook after a Kedro run); a test
+    is a run."""
+    yield
+    spark_session.release_persisted()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public-dataset rows beside the checkout; skip where they are absent."""

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recsys_kedro import spark_session
-
 PARAMS_FILE = (
     Path(__file__).resolve().parents[3] / "conf" / "base" / "parameters_cf.yml"
 )
@@ -28,9 +26,3 @@ def params(cf_params):
         return {**cf_params, **overrides}
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _release():
-    yield
-    spark_session.release_persisted()

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recsys_kedro import spark_session
 from recsys_kedro.datasets import RawCsvDataset
 
 PARAMS_FILE = (
@@ -58,10 +57,3 @@ def raw_files(spark, tmp_path: Path):
         ).load()
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _release_persisted_frames():
-    """Nodes persist frames for the run; a test is a run."""
-    yield
-    spark_session.release_persisted()

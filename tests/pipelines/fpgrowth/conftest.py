@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recsys_kedro import spark_session
-
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 
 
@@ -16,9 +14,3 @@ CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 def fp_params() -> dict:
     """``params:fpgrowth`` exactly as the project ships it."""
     return yaml.safe_load((CONF / "parameters_fpgrowth.yml").read_text())["fpgrowth"]
-
-
-@pytest.fixture(autouse=True)
-def _release():
-    yield
-    spark_session.release_persisted()
