@@ -11,6 +11,9 @@ from recsys_kedro import spark_session
 from recsys_kedro.evaluation import TimeSplitParams
 from recsys_kedro.pipelines.cf.params import CfParams
 from recsys_kedro.pipelines.data_processing.params import DataProcessingParams
+from recsys_kedro.pipelines.feature_engineering.params import (
+    FeatureEngineeringParams,
+)
 from recsys_kedro.pipelines.fpgrowth.params import FpGrowthParams
 from recsys_kedro.pipelines.nlp.models import check_models
 from recsys_kedro.pipelines.nlp.params import NlpParams
@@ -20,6 +23,7 @@ PARAMETER_MODELS = {
     "data_processing": DataProcessingParams,
     "cf": CfParams,
     "fpgrowth": FpGrowthParams,
+    "feature_engineering": FeatureEngineeringParams,
     "nlp": NlpParams,
     "time_split": TimeSplitParams,
 }
