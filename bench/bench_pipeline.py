@@ -5,8 +5,8 @@
     python bench/bench_pipeline.py --pipeline nlp --prepare data_processing --events 200000 --clear data/04_feature/embedding_cache
     python bench/bench_pipeline.py --pipeline fpgrowth --events 4000000 --raw /tmp/b4/raw "--kedro-args=--nodes=build_baskets_node,mine_rules_node"
 
-``--prepare P``: runs pipeline P once on the sample (untimed) before the timed runs, for
-pipelines that start from its outputs. ``--clear PATH``: a folder (relative to the project)
+``--prepare P``: runs pipeline P (or several, ``P1,P2``) once on the sample (untimed) before
+the timed runs, for pipelines that start from their outputs. ``--clear PATH``: a folder (relative to the project)
 removed before each timed run, e.g. the nlp pipeline's embedding cache, so every run starts
 cold.
 
@@ -154,7 +154,10 @@ def main() -> None:
                     [
                         str(BIN / "kedro"),
                         "run",
-                        f"--pipeline={args.prepare}",
+                        # several pipelines, comma-separated: kedro's --pipelines
+                        f"--pipelines={args.prepare}"
+                        if "," in args.prepare
+                        else f"--pipeline={args.prepare}",
                         f"--params=raw_dir={raw}",
                     ]
                 )
