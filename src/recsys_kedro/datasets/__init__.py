@@ -1,15 +1,21 @@
-"""Project datasets: Delta tables on Spark, raw CSV folders, the cf model in MLflow."""
+"""Project datasets: Delta tables on Spark, raw CSV folders, models in MLflow."""
 
 from recsys_kedro.datasets.delta_table import (
     SchemaMismatchError,
     SparkDeltaTableDataset,
 )
 from recsys_kedro.datasets.mlflow_recommender import MlflowRecommenderModelDataset
+from recsys_kedro.datasets.mlflow_spark_model import (
+    MlflowSparkModelDataset,
+    SparkModelWithExample,
+)
 from recsys_kedro.datasets.raw_csv import RawCsvDataset
 
 __all__ = [
     "MlflowRecommenderModelDataset",
+    "MlflowSparkModelDataset",
     "RawCsvDataset",
     "SchemaMismatchError",
     "SparkDeltaTableDataset",
+    "SparkModelWithExample",
 ]

@@ -1,0 +1,79 @@
+"""``MlflowSparkModelDataset``: kedro-mlflow's model dataset for Spark ML models, with
+the input rows MLflow needs to infer the model's signature.
+
+kedro-mlflow's ``MlflowModelTrackingDataset`` calls ``mlflow.spark.log_model(model,
+**save_args)``; ``save_args`` come from YAML, so they cannot carry a signature or input
+rows, and Unity Catalog's model registry (``databricks-uc``) refuses a model without a
+signature. A node returns :class:`SparkModelWithExample`; this dataset passes the rows
+as ``input_example`` (MLflow infers the signature from them and stores them with the
+model) and logs and registers the model through the parent class. Loading returns the
+``PipelineModel`` of the last save (or of ``load_args.model_uri``).
+
+Example catalog entry::
+
+    engagement_model:
+      type: recsys_kedro.datasets.MlflowSparkModelDataset
+      save_args:
+        name: engagement_model
+        registered_model_name: recsys_kedro_engagement
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import pandas as pd
+from kedro.io import DatasetError
+from kedro_mlflow.io.models import MlflowModelTrackingDataset
+
+
+class SparkModelWithExample(NamedTuple):
+    """A fitted Spark ML model and a few rows of its input columns."""
+
+    model: Any
+    input_example: pd.DataFrame
+
+
+class MlflowSparkModelDataset(MlflowModelTrackingDataset):
+    """Logs a Spark ML model with its signature, registers it, loads it back."""
+
+    def __init__(
+        self,
+        *,
+        save_args: dict[str, Any] | None = None,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Creates the dataset (flavor ``mlflow.spark``).
+
+        Args:
+            save_args: Arguments of ``mlflow.spark.log_model`` (``name``,
+                ``registered_model_name``, ``pip_requirements``, ``dfs_tmpdir``...).
+            load_args: ``model_uri`` and arguments of ``mlflow.spark.load_model``.
+            metadata: Free-form metadata (kedro-viz reads ``kedro-viz.layer``).
+        """
+        super().__init__(
+            flavor="mlflow.spark",
+            save_args=save_args,
+            load_args=load_args,
+            metadata=metadata,
+        )
+
+    def _save(self, data: SparkModelWithExample) -> None:
+        if not isinstance(data, SparkModelWithExample):
+            raise DatasetError(
+                f"{type(self).__name__} saves a SparkModelWithExample (model + input "
+                f"rows for the signature), not a {type(data).__name__}"
+            )
+        if data.input_example.empty:
+            raise DatasetError("The model's input example has no rows")
+        base = dict(self._save_args)
+        args = {**base, "input_example": data.input_example}
+        # mlflow.spark.log_model still names the model by ``artifact_path``.
+        args.setdefault("artifact_path", args.pop("name", "model"))
+        args.pop("name", None)
+        self._save_args = args
+        try:
+            super()._save(data.model)
+        finally:
+            self._save_args = base

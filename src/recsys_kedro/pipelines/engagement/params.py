@@ -1,0 +1,66 @@
+"""Typed parameters of the engagement pipeline (``parameters_engagement.yml``).
+
+Checked by :class:`recsys_kedro.hooks.ParameterHooks` before any node runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogisticRegressionParams(_Strict):
+    """Spark ML ``LogisticRegression`` (multinomial)."""
+
+    max_iter: int = Field(100, ge=1)
+    reg_param: float = Field(0.0, ge=0)
+    elastic_net_param: float = Field(0.0, ge=0, le=1)
+
+
+class RandomForestParams(_Strict):
+    """Spark ML ``RandomForestClassifier``."""
+
+    num_trees: int = Field(50, ge=1)
+    max_depth: int = Field(8, ge=1, le=30)
+    min_instances_per_node: int = Field(1, ge=1)
+
+
+class EngagementParams(_Strict):
+    """Which classifier, how the classes are weighted, how many training rows."""
+
+    classifier: Literal["logistic_regression", "random_forest"] = "logistic_regression"
+    class_weights: Literal["balanced", "none"] = Field(
+        "balanced",
+        description="balanced: each class weighs n / (classes x class count) in "
+        "training, so the rare levels (remove, purchase) count as much as views.",
+    )
+    max_train_rows: int | None = Field(
+        None,
+        ge=1,
+        description="Uniform sample of the training rows (seeded); null: all of them.",
+    )
+    seed: int = 42
+    logistic_regression: LogisticRegressionParams = Field(
+        default_factory=LogisticRegressionParams
+    )
+    random_forest: RandomForestParams = Field(default_factory=RandomForestParams)
+
+
+def parse_params(params: Mapping[str, Any] | EngagementParams) -> EngagementParams:
+    """Validates ``params:engagement``.
+
+    Args:
+        params: The raw mapping (or an already parsed object).
+
+    Returns:
+        The typed parameters.
+    """
+    if isinstance(params, EngagementParams):
+        return params
+    return EngagementParams.model_validate(params)
