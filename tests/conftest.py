@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from itertools import combinations
 from pathlib import Path
 
 import pytest
 from kedro.io import MemoryDataset
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from pyspark.sql import types as T
 
 from recsys_kedro import spark_session
@@ -118,3 +121,30 @@ class KeptDataset(MemoryDataset):
 def kept_dataset() -> type[MemoryDataset]:
     """:class:`KeptDataset`, for pipeline tests that check intermediate outputs."""
     return KeptDataset
+
+
+def _assert_readable(fig) -> None:
+    """A title on the figure, both axis labels on every drawn axes, and no two tick
+    labels of one axis overlapping once drawn."""
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    plotted = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert fig.get_suptitle() or all(ax.get_title() for ax in plotted)
+    for ax in plotted:
+        if not ax.axison:
+            continue
+        assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
+        for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+            boxes = [
+                t.get_window_extent(renderer)
+                for t in labels
+                if t.get_visible() and t.get_text()
+            ]
+            for a, b in combinations(boxes, 2):
+                assert not a.overlaps(b), (ax.get_title(), a, b)
+
+
+@pytest.fixture
+def assert_readable() -> Callable[[object], None]:
+    """Checks a matplotlib figure for a title, axis labels and overlapping ticks."""
+    return _assert_readable

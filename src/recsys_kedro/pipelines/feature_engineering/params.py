@@ -84,3 +84,18 @@ def parse_params(
     if isinstance(params, FeatureEngineeringParams):
         return params
     return FeatureEngineeringParams.model_validate(params)
+
+
+def level_names(fe_params: Mapping[str, Any]) -> dict[int, str]:
+    """Engagement level -> readable name (event types sharing a level joined by '+').
+
+    Args:
+        fe_params: ``params:feature_engineering``.
+
+    Returns:
+        E.g. ``{0: "view", 1: "cart", 2: "remove_from_cart", 3: "purchase"}``.
+    """
+    names: dict[int, list[str]] = {}
+    for event_type, level in parse_params(fe_params).engagement_levels.items():
+        names.setdefault(level, []).append(event_type)
+    return {level: "+".join(types) for level, types in sorted(names.items())}
