@@ -15,6 +15,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from recsys_kedro.pipelines.feature_engineering.params import parse_params
+from recsys_kedro.spark_session import persist_for_run
 
 logger = logging.getLogger(__name__)
 
@@ -346,7 +347,8 @@ def product_features(
     mapping = product_mapping.select(
         F.col("product_id_events").alias("product_id"), "product_id_reviews"
     )
-    return (
+    # Persisted: the mapping-quality and the scaling nodes both read it.
+    return persist_for_run(
         product_event_features.join(mapping, "product_id", "left")
         .join(sentiment, "product_id_reviews", "left")
         .join(text, "product_id_reviews", "left")

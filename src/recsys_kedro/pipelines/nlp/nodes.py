@@ -133,7 +133,7 @@ def _annotate_batches(
     )
     cfg = params.sentiment
     scorer = models.sentiment_scorer(
-        cfg.model, cfg.batch_size, cfg.max_length, params.embeddings.threads
+        cfg.model, cfg.batch_size, cfg.max_length, cfg.threads
     )
     for batch in batches:
         text = normalise_text(batch["review_text"])

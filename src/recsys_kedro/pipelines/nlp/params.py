@@ -77,6 +77,9 @@ class SentimentParams(_Strict):
     negative_threshold: float = Field(-0.05, ge=-1, le=1)
     batch_size: int = Field(32, ge=1)
     max_length: int = Field(512, ge=8)
+    threads: int = Field(
+        1, ge=1, description="(classifier only) Torch threads per Spark task."
+    )
     positive_min_rating: int = Field(4, ge=1, le=5)
     negative_max_rating: int = Field(2, ge=1, le=5)
 
