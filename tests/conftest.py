@@ -148,3 +148,26 @@ def _assert_readable(fig) -> None:
 def assert_readable() -> Callable[[object], None]:
     """Checks a matplotlib figure for a title, axis labels and overlapping ticks."""
     return _assert_readable
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's configuration and source (no conf/local, no data), for
+    kedro CLI runs that must leave the checkout alone."""
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("conf", "pyproject.toml", ".telemetry", "README.md"):
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("local"))
+        else:
+            shutil.copy(source, copy / name)
+    (copy / "conf" / "local").mkdir()
+    shutil.copytree(
+        PROJECT_ROOT / "src",
+        copy / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
+    for layer in ("01_raw", "02_intermediate", "08_reporting"):
+        (copy / "data" / layer).mkdir(parents=True)
+    return copy

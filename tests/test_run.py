@@ -31,35 +31,20 @@ KEDRO = str(Path(sys.executable).parent / "kedro")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for name in ("conf", "pyproject.toml", ".telemetry", "README.md"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("local"))
-        else:
-            shutil.copy(source, copy / name)
-    (copy / "conf" / "local").mkdir()
-    shutil.copytree(
-        ROOT / "src",
-        copy / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    for layer in ("01_raw", "02_intermediate", "08_reporting"):
-        (copy / "data" / layer).mkdir(parents=True)
-    return copy
-
-
 def _kedro(
-    project: Path, *args: str, timeout: int = 600
+    project: Path,
+    *args: str,
+    timeout: int = 600,
+    aws_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
+    """Runs the kedro CLI in ``project``; ``aws_env`` replaces any AWS_* variables."""
     env = {
         **os.environ,
         "KEDRO_DISABLE_TELEMETRY": "true",
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
+    if aws_env is not None:
+        env = {k: v for k, v in env.items() if not k.startswith("AWS_")} | aws_env
     return subprocess.run(
         [KEDRO, *args],
         check=False,

@@ -1,12 +1,11 @@
 """Project settings: hooks, configuration loader and its file patterns."""
 
-from kedro.config import OmegaConfigLoader
-
+from recsys_kedro.config_loader import ProjectConfigLoader
 from recsys_kedro.hooks import ParameterHooks, SparkHooks
 
 HOOKS = (SparkHooks(), ParameterHooks())
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -36,6 +36,7 @@ from kedro.io.core import AbstractDataset, DatasetError
 from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
+from recsys_kedro.datasets import object_store
 from recsys_kedro.spark_session import get_spark, has_delta_support
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
                 f"or overwrite, not {self._save_args['schema_mode']!r}"
             )
         self._storage_options = {**(storage_options or {}), **(credentials or {})}
+        self._s3 = object_store.is_s3(self._filepath)
+        if self._s3:
+            self._storage_options = object_store.resolve_options(self._storage_options)
         self._staging_dir = staging_dir
         self.metadata = metadata
 
@@ -148,7 +152,12 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
             return False
         return has_delta_support(get_spark())
 
+    def _check_bucket(self) -> None:
+        if self._s3:
+            object_store.check_bucket(self._filepath, self._storage_options)
+
     def _delta_table(self, version: int | None = None) -> DeltaTable:
+        self._check_bucket()
         return DeltaTable(
             self._filepath,
             version=version,
@@ -185,13 +194,14 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
         files = table.file_uris()
         if not files:
             return spark.createDataFrame([], schema)
+        base = table.table_uri
+        if self._s3:  # s3a:// where Spark has S3A, else local copies of these files
+            files, base = object_store.for_spark(
+                files, self._storage_options, spark, self._filepath
+            )
         # basePath lets Spark recover partition columns from the files' col=value
         # folders; the file list itself is the table's current version only.
-        frame = (
-            spark.read.schema(schema)
-            .option("basePath", table.table_uri)
-            .parquet(*files)
-        )
+        frame = spark.read.schema(schema).option("basePath", base).parquet(*files)
         return frame.select(*schema.fieldNames())
 
     def _check_plain_parquet_readable(self, table: DeltaTable) -> None:
@@ -236,6 +246,7 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
         writer.save(self._filepath)
 
     def _save_with_delta_rs(self, data: DataFrame) -> None:
+        self._check_bucket()
         arrow_schema = to_arrow_schema(data.schema, timezone="UTC")
         self._check_schema(arrow_schema)
         staging = (
@@ -304,6 +315,7 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
     def _exists(self) -> bool:
         if self._use_spark_delta():
             return self._spark_table_exists()
+        self._check_bucket()
         return DeltaTable.is_deltatable(
             self._filepath, storage_options=self._storage_options or None
         )

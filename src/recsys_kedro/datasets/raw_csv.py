@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from recsys_kedro.datasets import object_store
 from recsys_kedro.spark_session import get_spark
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
         encoding: str = "UTF-8",
         layout: str = "",
         storage_options: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Creates the dataset.
@@ -93,7 +95,10 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
             encoding: Text encoding of the files.
             layout: The expected layout, quoted in the error a user sees when the
                 files are missing.
-            storage_options: fsspec options for listing the files.
+            storage_options: fsspec options for listing the files; for ``s3://``
+                paths, delta-rs-style ``AWS_*`` options (see
+                :mod:`recsys_kedro.datasets.object_store`).
+            credentials: Merged into ``storage_options`` (from ``credentials.yml``).
             metadata: Free-form metadata (kedro-viz reads ``kedro-viz.layer``).
         """
         self._path = str(path).rstrip("/")
@@ -102,7 +107,8 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
         self._multiline = multiline
         self._encoding = encoding
         self._layout = layout
-        self._storage_options = storage_options or {}
+        self._storage_options = {**(storage_options or {}), **(credentials or {})}
+        self._s3 = object_store.is_s3(self._path)
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -119,6 +125,13 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
     def _exists(self) -> bool:
         return bool(self._list_files())
 
+    def _path_exists(self) -> bool:
+        if self._s3:
+            options = object_store.resolve_options(self._storage_options)
+            return object_store.exists(self._path, options)
+        fs, root = fsspec.core.url_to_fs(self._path, **self._storage_options)
+        return fs.exists(root)
+
     def _missing(self, what: str) -> RawCsvFiles:
         if self._required:
             raise DatasetError(
@@ -130,6 +143,9 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
         return RawCsvFiles(path=self._path)
 
     def _list_files(self) -> list[str]:
+        if self._s3:
+            options = object_store.resolve_options(self._storage_options)
+            return object_store.list_files(self._path, self._pattern, options)
         fs, root = fsspec.core.url_to_fs(self._path, **self._storage_options)
         if fs.isfile(root):
             return [self._path]
@@ -143,15 +159,19 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
         return [f"{self._path}/{name}" for name in names]
 
     def _read_header(self, path: str) -> list[str]:
-        with fsspec.open(
-            path, "rb", **self._storage_options
-        ) as handle:  # only the first line is read
-            first = handle.readline().decode(self._encoding).lstrip("\ufeff")
+        if self._s3:
+            options = object_store.resolve_options(self._storage_options)
+            line = object_store.read_first_line(path, options)
+        else:
+            with fsspec.open(
+                path, "rb", **self._storage_options
+            ) as handle:  # only the first line is read
+                line = handle.readline()
+        first = line.decode(self._encoding).lstrip("\ufeff")
         return next(csv.reader(io.StringIO(first)), [])
 
     def _load(self) -> RawCsvFiles:
-        fs, root = fsspec.core.url_to_fs(self._path, **self._storage_options)
-        if not fs.exists(root):
+        if not self._path_exists():
             return self._missing(f"Raw input '{self._path}' does not exist")
         files = self._list_files()
         if not files:
@@ -171,6 +191,11 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
             by_header.setdefault(tuple(headers[_file_name(path)]), []).append(path)
 
         spark = get_spark()
+        if self._s3:
+            options = object_store.resolve_options(self._storage_options)
+            readable, _ = object_store.for_spark(files, options, spark, self._path)
+            by_path = dict(zip(files, readable, strict=True))
+            by_header = {h: [by_path[p] for p in ps] for h, ps in by_header.items()}
         # A runtime SQL setting, so it holds on a session we did not create (Databricks).
         spark.conf.set(_CSV_PRUNING, "false")
         frames = []

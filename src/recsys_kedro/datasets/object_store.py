@@ -1,0 +1,253 @@
+"""S3 for the project's datasets: credentials, a clear error per bucket, and files that a
+Spark session without an S3 filesystem can read.
+
+delta-rs reads and writes ``s3://`` itself. Spark needs Hadoop's ``S3AFileSystem``
+(``hadoop-aws`` and the AWS SDK jars), which pyspark does not ship and which cannot be
+downloaded without Maven; Databricks and EMR have it. So a path's files are handed to
+Spark as ``s3a://`` URIs where the session has S3A, and otherwise copied (streamed, file
+by file, never decoded) to a local staging folder that lives as long as the process.
+Written here because no installed library maps one set of options onto both delta-rs and
+pyarrow's S3 filesystem and turns the client's errors into ones that name the bucket.
+
+Options use delta-rs' names (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``, ``AWS_ALLOW_HTTP``); any of
+them not given comes from the environment variable of the same name.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fnmatch
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+S3_SCHEMES = ("s3", "s3a")
+OPTION_NAMES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+)
+_checked: set[tuple[str, str]] = set()
+
+
+class StorageAccessError(OSError):
+    """A bucket that does not exist, refuses the credentials, or cannot be reached."""
+
+
+def is_s3(path: str) -> bool:
+    """Whether ``path`` is an ``s3://`` (or ``s3a://``) URI."""
+    return urlparse(str(path)).scheme in S3_SCHEMES
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key/part`` -> ``("bucket", "key/part")``."""
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def resolve_options(options: Mapping[str, Any] | None) -> dict[str, str]:
+    """The given options (``None`` values dropped) over the environment's.
+
+    Args:
+        options: Storage options, e.g. a catalog entry's merged with its credentials.
+
+    Returns:
+        delta-rs storage options; ``AWS_ALLOW_HTTP`` is set for an ``http://``
+        endpoint.
+    """
+    resolved = {k: os.environ[k] for k in OPTION_NAMES if os.environ.get(k)}
+    resolved.update({k: str(v) for k, v in (options or {}).items() if v is not None})
+    endpoint = resolved.get("AWS_ENDPOINT_URL", "")
+    if endpoint.startswith("http://"):
+        resolved.setdefault("AWS_ALLOW_HTTP", "true")
+    return resolved
+
+
+def filesystem(options: Mapping[str, str]) -> pafs.S3FileSystem:
+    """pyarrow's S3 filesystem for the resolved options."""
+    kwargs: dict[str, Any] = {}
+    if options.get("AWS_ACCESS_KEY_ID"):
+        kwargs["access_key"] = options["AWS_ACCESS_KEY_ID"]
+        kwargs["secret_key"] = options.get("AWS_SECRET_ACCESS_KEY", "")
+        if options.get("AWS_SESSION_TOKEN"):
+            kwargs["session_token"] = options["AWS_SESSION_TOKEN"]
+    if options.get("AWS_REGION"):
+        kwargs["region"] = options["AWS_REGION"]
+    endpoint = options.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parsed = urlparse(endpoint)
+        kwargs["endpoint_override"] = parsed.netloc or parsed.path
+        kwargs["scheme"] = parsed.scheme or "https"
+    return pafs.S3FileSystem(**kwargs)
+
+
+def check_bucket(uri: str, options: Mapping[str, str]) -> None:
+    """Fails with a message naming the bucket when it is missing, refuses the
+    credentials or cannot be reached; each bucket is checked once per process.
+
+    Args:
+        uri: Any ``s3://`` URI in the bucket.
+        options: Resolved options.
+
+    Raises:
+        StorageAccessError: With what to do.
+    """
+    bucket, _ = split_uri(uri)
+    endpoint = options.get("AWS_ENDPOINT_URL", "AWS")
+    key = (endpoint, bucket)
+    if key in _checked:
+        return
+    where = f"S3 bucket '{bucket}' (endpoint {endpoint}, for {uri})"
+    try:
+        info = filesystem(options).get_file_info(bucket)
+    except OSError as exc:
+        message = str(exc)
+        if any(
+            code in message
+            for code in (
+                "ACCESS_DENIED",
+                "INVALID_ACCESS_KEY_ID",
+                "SIGNATURE_DOES_NOT_MATCH",
+                "403",
+                "AccessDenied",
+            )
+        ):
+            raise StorageAccessError(
+                f"{where} refused the credentials. Give a valid key in "
+                "conf/local/credentials.yml under 's3' (AWS_ACCESS_KEY_ID, "
+                "AWS_SECRET_ACCESS_KEY) or in the AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY environment variables."
+            ) from None
+        raise StorageAccessError(f"{where} cannot be reached: {message}") from None
+    if info.type == pafs.FileType.NotFound:
+        raise StorageAccessError(
+            f"{where} does not exist. Create it, or run with --params=bucket=<name> "
+            "(and prefix=<folder>) for another one."
+        )
+    _checked.add(key)
+
+
+def list_files(uri: str, pattern: str, options: Mapping[str, str]) -> list[str]:
+    """The object URIs directly under ``uri`` whose names match ``pattern``, sorted; or
+    ``[uri]`` when it is one object.
+
+    Args:
+        uri: A folder (prefix) or object.
+        pattern: A file-name glob.
+        options: Resolved options.
+
+    Returns:
+        ``s3://`` URIs; empty when nothing is there.
+    """
+    check_bucket(uri, options)
+    fs = filesystem(options)
+    bucket, key = split_uri(uri)
+    path = f"{bucket}/{key}".rstrip("/")
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.File:
+        return [f"s3://{path}"]
+    if info.type == pafs.FileType.NotFound:
+        return []
+    entries = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    return sorted(
+        f"s3://{e.path}"
+        for e in entries
+        if e.type == pafs.FileType.File and fnmatch.fnmatch(e.base_name, pattern)
+    )
+
+
+def read_first_line(uri: str, options: Mapping[str, str]) -> bytes:
+    """The first line of an object (reads a few KB, not the file)."""
+    bucket, key = split_uri(uri)
+    with filesystem(options).open_input_stream(f"{bucket}/{key}") as stream:
+        head = b""
+        while b"\n" not in head:
+            chunk = stream.read(64 * 1024)
+            if not chunk:
+                break
+            head += chunk
+    return head.split(b"\n", 1)[0] + b"\n"
+
+
+def exists(uri: str, options: Mapping[str, str]) -> bool:
+    """Whether an object or a prefix with objects exists at ``uri``."""
+    check_bucket(uri, options)
+    bucket, key = split_uri(uri)
+    fs = filesystem(options)
+    info = fs.get_file_info(f"{bucket}/{key}".rstrip("/"))
+    return info.type != pafs.FileType.NotFound
+
+
+@cache
+def spark_has_s3a(spark: SparkSession) -> bool:
+    """Whether the session's JVM has Hadoop's S3A filesystem."""
+    try:
+        jvm = spark.sparkContext._jvm  # noqa: SLF001 - no public API for this
+        jvm.java.lang.Class.forName("org.apache.hadoop.fs.s3a.S3AFileSystem")
+    except Exception:  # noqa: BLE001 - Py4J error, or Spark Connect (no JVM access)
+        return False
+    return True
+
+
+def for_spark(
+    uris: list[str], options: Mapping[str, str], spark: SparkSession, base: str
+) -> tuple[list[str], str]:
+    """Paths Spark can read for these objects: ``s3a://`` where the session has S3A,
+    else local copies under a staging folder (relative paths below ``base`` kept, so
+    partition folders survive).
+
+    Args:
+        uris: ``s3://`` object URIs, all below ``base``.
+        options: Resolved options.
+        spark: The session.
+        base: Their common folder URI (a Delta table's root).
+
+    Returns:
+        The paths and the base path, in the same form.
+    """
+    if spark_has_s3a(spark):
+        to_s3a = [("s3a://" + u.split("://", 1)[1]) for u in uris]
+        return to_s3a, "s3a://" + base.split("://", 1)[1]
+    fs = filesystem(options)
+    root = _staging_root() / uuid.uuid4().hex
+    local = []
+    prefix = base.rstrip("/") + "/"
+    for uri in uris:
+        relative = (
+            uri[len(prefix) :] if uri.startswith(prefix) else uri.rsplit("/", 1)[1]
+        )
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        bucket, key = split_uri(uri)
+        with (
+            fs.open_input_stream(f"{bucket}/{key}") as source,
+            open(target, "wb") as sink,
+        ):
+            shutil.copyfileobj(source, sink, length=8 * 1024 * 1024)
+        local.append(str(target))
+    logger.info("Staged %d object(s) from %s for Spark (no S3A)", len(uris), base)
+    return local, str(root)
+
+
+@cache
+def _staging_root() -> Path:
+    """One folder per process, removed when it exits."""
+    root = Path(tempfile.mkdtemp(prefix="recsys-s3-stage-"))
+    atexit.register(shutil.rmtree, root, True)
+    return root
