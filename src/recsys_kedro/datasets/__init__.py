@@ -4,6 +4,7 @@ from recsys_kedro.datasets.delta_table import (
     SchemaMismatchError,
     SparkDeltaTableDataset,
 )
+from recsys_kedro.datasets.managed_table import ManagedCacheTableDataset
 from recsys_kedro.datasets.mlflow_recommender import MlflowRecommenderModelDataset
 from recsys_kedro.datasets.mlflow_spark_model import (
     MlflowSparkModelDataset,
@@ -12,6 +13,7 @@ from recsys_kedro.datasets.mlflow_spark_model import (
 from recsys_kedro.datasets.raw_csv import RawCsvDataset
 
 __all__ = [
+    "ManagedCacheTableDataset",
     "MlflowRecommenderModelDataset",
     "MlflowSparkModelDataset",
     "RawCsvDataset",

@@ -1,0 +1,200 @@
+"""The cloud and databricks environments without a cloud: every catalog entry resolves
+and instantiates, each table and file of base has its cloud and databricks counterpart,
+the job's task order follows the pipelines' data, and the Unity Catalog grants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from kedro.config import MissingConfigException
+from kedro.framework.project import pipelines
+from kedro.framework.startup import bootstrap_project
+from kedro.io import DataCatalog
+from kedro_datasets.databricks import ManagedTableDataset
+
+from recsys_kedro.config_loader import ProjectConfigLoader
+from recsys_kedro.datasets import RawCsvDataset, SparkDeltaTableDataset
+from recsys_kedro.deploy import grant_statements, pipeline_dependencies
+from recsys_kedro.deploy.__main__ import resolved_catalog
+from recsys_kedro.settings import CONFIG_LOADER_ARGS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def datasets() -> list[str]:
+    bootstrap_project(ROOT)
+    return sorted(
+        name
+        for name in pipelines["__default__"].datasets()
+        if not name.startswith("params:") and name != "parameters"
+    )
+
+
+def _loader(env: str, **runtime_params) -> ProjectConfigLoader:
+    return ProjectConfigLoader(
+        conf_source=str(ROOT / "conf"),
+        env=env,
+        runtime_params=runtime_params or None,
+        **CONFIG_LOADER_ARGS,
+    )
+
+
+def _catalog(env: str, **runtime_params) -> DataCatalog:
+    """The environment's catalog through the Python API (no hooks: kedro-mlflow would
+    contact the databricks tracking server when a context is created)."""
+    loader = _loader(env, **runtime_params)
+    try:
+        credentials = loader["credentials"]
+    except MissingConfigException:  # as KedroContext: no credentials file is fine
+        credentials = {}
+    return DataCatalog.from_config(loader["catalog"], credentials)
+
+
+def _base_config() -> dict:
+    config = {}
+    for path in sorted((ROOT / "conf" / "base").glob("catalog*.yml")):
+        config.update(yaml.safe_load(path.read_text()))
+    return config
+
+
+def test_every_cloud_entry_resolves_to_the_bucket(datasets):
+    catalog = _catalog("cloud", bucket="lake", prefix="shop")
+    local = _catalog("local")
+    for name in datasets:
+        dataset = catalog.get(name)  # instantiates, resolving factories
+        base = local.get(name)
+        assert (dataset is None) == (base is None), name
+        if isinstance(base, SparkDeltaTableDataset):
+            assert isinstance(dataset, SparkDeltaTableDataset), name
+            relative = base._filepath
+            assert dataset._filepath == f"s3://lake/shop/{relative}", name
+        elif isinstance(base, RawCsvDataset):
+            assert dataset._path.startswith("s3://lake/shop/data/01_raw/"), name
+            assert dataset._path.endswith(base._path.split("01_raw", 1)[1]), name
+
+
+def test_every_databricks_entry_is_a_managed_table_or_on_the_volume(datasets):
+    catalog = _catalog("databricks")
+    local = _catalog("local")
+    volume = "/Volumes/main/recsys_kedro/recsys/"
+    for name in datasets:
+        dataset = catalog.get(name)
+        base = local.get(name)
+        if dataset is None:  # an in-memory dataset in every environment
+            assert base is None, name
+            continue
+        if isinstance(base, SparkDeltaTableDataset):
+            assert isinstance(dataset, ManagedTableDataset), name
+            table = base._filepath.rsplit("/", 1)[1]
+            assert dataset._table.full_table_location() == (
+                f"`main`.`recsys_kedro`.`{table}`"
+            ), name
+        elif isinstance(base, RawCsvDataset):
+            assert dataset._path.startswith(volume + "data/01_raw/"), name
+        else:
+            described = str(dataset._describe())
+            assert "'data/" not in described, (name, described)
+    cache = catalog.get("embedding_cache")
+    assert cache._empty_schema.startswith("key STRING")
+
+
+def test_the_databricks_environment_tracks_in_the_workspace():
+    mlflow = _loader("databricks")["mlflow"]
+    assert mlflow["server"]["mlflow_tracking_uri"] == "databricks"
+    assert mlflow["server"]["mlflow_registry_uri"] == "databricks-uc"
+    assert mlflow["tracking"]["experiment"]["name"] == "/Shared/recsys_kedro"
+    models = resolved_catalog(ROOT, "databricks")[0]
+    assert models["engagement_model"]["save_args"]["registered_model_name"] == (
+        "main.recsys_kedro.recsys_kedro_engagement"
+    )
+    assert (
+        models["cf_model"]["registered_model_name"]
+        == "main.recsys_kedro.recsys_kedro_cf"
+    )
+    logging_conf = yaml.safe_load(
+        (ROOT / "conf" / "databricks" / "logging.yml").read_text()
+    )
+    assert set(logging_conf["handlers"]) == {"console"}
+
+
+def test_no_secret_in_the_tracked_credentials():
+    for path in ROOT.glob("conf/*/credentials*.yml"):
+        if path.parent.name == "local":
+            continue
+        values = yaml.safe_load(path.read_text())["s3"].values()
+        assert all(v.startswith("${oc.env:") for v in values), path
+
+
+def test_the_job_runs_each_pipeline_after_the_ones_it_reads(datasets):
+    bundle = yaml.safe_load((ROOT / "databricks.yml").read_text())
+    tasks = bundle["resources"]["jobs"]["recsys_kedro"]["tasks"]
+    needed = pipeline_dependencies(pipelines)
+    assert {t["task_key"] for t in tasks} == set(needed)
+    seen: set[str] = set()
+    for task in tasks:  # in file order, each after what it depends on
+        after = {d["task_key"] for d in task.get("depends_on", [])}
+        assert after == needed[task["task_key"]], task["task_key"]
+        assert after <= seen
+        seen.add(task["task_key"])
+        params = task["python_wheel_task"]["parameters"]
+        assert params[params.index("--env") + 1] == "databricks"
+        assert params[params.index("--pipeline") + 1] == task["task_key"]
+    uc = yaml.safe_load((ROOT / "conf" / "databricks" / "globals.yml").read_text())
+    variables = bundle["variables"]
+    assert [variables[k]["default"] for k in ("catalog", "schema", "volume")] == [
+        uc["uc"]["catalog"],
+        uc["uc"]["schema"],
+        uc["uc"]["volume"],
+    ]
+
+
+def test_grants_from_the_catalog(datasets):
+    entries, globals_ = resolved_catalog(ROOT, "databricks")
+    statements = grant_statements(entries, globals_["uc"], "job", "readers")
+    base = _base_config()
+    delta = {
+        name
+        for name in datasets
+        if _resolved_type(base, name).endswith("SparkDeltaTableDataset")
+    }
+    tables = {entries[name]["table"] for name in delta}
+    writes = {
+        s.split("`recsys_kedro`.`")[1].split("`")[0]
+        for s in statements
+        if s.startswith("GRANT SELECT, MODIFY ON TABLE")
+    }
+    assert writes == tables
+    reads = {
+        s.split("`recsys_kedro`.`")[1].split("`")[0]
+        for s in statements
+        if s.startswith("GRANT SELECT ON TABLE")
+    }
+    assert reads == {
+        "product_recommendations",
+        "product_recommendations_long",
+        "user_recommendations",
+        "hybrid_recommendations",
+        "association_rules",
+        "frequent_itemsets",
+    }
+    assert all(s.endswith("TO `readers`;") for s in statements if "SELECT ON" in s)
+    assert (
+        "GRANT EXECUTE ON FUNCTION `main`.`recsys_kedro`.`recsys_kedro_engagement` "
+        "TO `readers`;"
+    ) in statements
+    assert (
+        "GRANT READ VOLUME, WRITE VOLUME ON VOLUME `main`.`recsys_kedro`.`recsys` "
+        "TO `job`;"
+    ) in statements
+
+
+def _resolved_type(base: dict, name: str) -> str:
+    if name in base:
+        return base[name].get("type", "")
+    for pattern, entry in base.items():
+        if "{" in pattern and name.endswith(pattern.split("}", 1)[1]):
+            return entry.get("type", "")
+    return ""
