@@ -287,6 +287,71 @@ def test_kedro_viz_build_and_package(project: Path):
         n.startswith("recsys_kedro-0.1.0") and n.endswith(".whl") for n in dist
     ), dist
     assert "conf-recsys_kedro.tar.gz" in dist
+    _install_in_a_clean_venv(project, next(project.glob("dist/*.whl")))
+
+
+def _install_in_a_clean_venv(project: Path, wheel: Path) -> None:
+    """The wheel installs into a new virtual environment and its entry point runs.
+
+    The tests run offline, so the wheel's dependencies are not downloaded: the new
+    environment sees this environment's site-packages through a .pth file (plain
+    packages only: the project's own editable install is not activated there), and the
+    wheel itself is installed with --no-deps, so recsys_kedro comes from the wheel.
+    """
+    venv = project / "clean-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(site) / "project_dependencies.pth").write_text(ours + "\n")
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
+    where = subprocess.run(
+        [str(python), "-c", "import recsys_kedro; print(recsys_kedro.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=project.parent,
+    ).stdout.strip()
+    assert where.startswith(site), where
+    helped = subprocess.run(
+        [str(venv / "bin" / "recsys-kedro"), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=project.parent,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+        timeout=120,
+    )
+    assert helped.returncode == 0, helped.stdout[-2000:] + helped.stderr[-2000:]
+    assert "--pipeline" in helped.stdout and "--env" in helped.stdout
+    metadata = subprocess.run(
+        [str(python), "-m", "pip", "show", "recsys_kedro"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    requires = metadata.split("Requires:", 1)[1].split("\n", 1)[0]
+    assert "kedro" in requires and "pyspark" not in requires  # Databricks brings Spark
 
 
 def test_bad_parameters_stop_the_run_before_any_node(project: Path):
