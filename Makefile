@@ -49,6 +49,13 @@ test: install-test browser
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/pytest
 
+## Every pipeline at 1, 4 and 20 million events: data/08_reporting/benchmarks.csv + .png.
+BENCH_EVENTS ?= 1000000 4000000 20000000
+BENCH_RUNS ?= 3
+bench: install
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[local,bench]"
+	$(BIN)/python bench/bench_all.py --events $(BENCH_EVENTS) --runs $(BENCH_RUNS)
+
 lint: install-test
 	$(BIN)/ruff check src tests bench
 

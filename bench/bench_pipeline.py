@@ -16,7 +16,7 @@ prints the median wall time, the median peak resident memory of the whole proces
 (Python driver + Spark JVM + Python workers, sampled every 0.2 s with psutil; the JVM is
 not a process `time` waits for, so its own maximum covers the driver only, reported
 beside it) and events per second. Results are appended to
-data/08_reporting/benchmarks.csv.
+data/08_reporting/benchmarks_pipeline.csv.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    out_csv = ROOT / "data" / "08_reporting" / "benchmarks.csv"
+    out_csv = ROOT / "data" / "08_reporting" / "benchmarks_pipeline.csv"
     rows = []
     with tempfile.TemporaryDirectory(prefix="recsys-bench-") as tmp:
         for events in args.events:
