@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench_pipeline import BIN, ROOT, _timed
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 PIPELINES = (
     "data_processing",
@@ -116,11 +117,18 @@ def _plot(rows: list[dict]) -> None:
         sizes = [p[0] / 1e6 for p in points]
         wall_ax.plot(sizes, [p[1] for p in points], marker="o", label=pipeline)
         mem_ax.plot(sizes, [p[2] / 1024 for p in points], marker="o", label=pipeline)
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
     for ax in (wall_ax, mem_ax):
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 4.0)))
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("events (millions, log scale)")
         ax.grid(True, alpha=0.3)
     wall_ax.set_yscale("log")
+    wall_ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    wall_ax.yaxis.set_major_formatter(plain)
+    wall_ax.yaxis.set_minor_formatter(NullFormatter())
     wall_ax.set_ylabel("median wall time of `kedro run --pipeline` (s, log scale)")
     mem_ax.set_ylabel("peak memory, whole process tree (GiB)")
     wall_ax.set_title("Time against size")
@@ -140,7 +148,14 @@ def main() -> None:
     parser.add_argument("--pipelines", default=",".join(PIPELINES))
     parser.add_argument("--work", type=Path, default=Path("/tmp/recsys-bench"))
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--plot-only", action="store_true", help="redraw the picture from the table"
+    )
     args = parser.parse_args()
+    if args.plot_only:
+        with (OUT / "benchmarks.csv").open() as handle:
+            _plot(list(csv.DictReader(handle)))
+        return
     chosen = [p for p in PIPELINES if p in args.pipelines.split(",")]
     args.work.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
