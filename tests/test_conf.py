@@ -173,6 +173,7 @@ def test_grants_from_the_catalog(datasets):
         if s.startswith("GRANT SELECT ON TABLE")
     }
     assert reads == {
+        "popular_products",
         "product_recommendations",
         "product_recommendations_long",
         "user_recommendations",

@@ -31,6 +31,12 @@ KEDRO = str(Path(sys.executable).parent / "kedro")
 pytestmark = pytest.mark.slow
 
 
+def _without_pythonpath() -> dict[str, str]:
+    """This process's environment without PYTHONPATH, which Kedro's bootstrap_project
+    (called by other tests in this process) points at the checkout's src/."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _kedro(
     project: Path,
     *args: str,
@@ -39,7 +45,7 @@ def _kedro(
 ) -> subprocess.CompletedProcess:
     """Runs the kedro CLI in ``project``; ``aws_env`` replaces any AWS_* variables."""
     env = {
-        **os.environ,
+        **_without_pythonpath(),
         "KEDRO_DISABLE_TELEMETRY": "true",
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
@@ -299,13 +305,15 @@ def _install_in_a_clean_venv(project: Path, wheel: Path) -> None:
     wheel itself is installed with --no-deps, so recsys_kedro comes from the wheel.
     """
     venv = project / "clean-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {**_without_pythonpath(), "KEDRO_DISABLE_TELEMETRY": "true"}
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=env)
     python = venv / "bin" / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     ).stdout.strip()
     ours = subprocess.run(
         [
@@ -323,6 +331,7 @@ def _install_in_a_clean_venv(project: Path, wheel: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
     where = subprocess.run(
@@ -331,6 +340,7 @@ def _install_in_a_clean_venv(project: Path, wheel: Path) -> None:
         text=True,
         check=True,
         cwd=project.parent,
+        env=env,
     ).stdout.strip()
     assert where.startswith(site), where
     helped = subprocess.run(
@@ -339,7 +349,7 @@ def _install_in_a_clean_venv(project: Path, wheel: Path) -> None:
         text=True,
         check=False,
         cwd=project.parent,
-        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+        env=env,
         timeout=120,
     )
     assert helped.returncode == 0, helped.stdout[-2000:] + helped.stderr[-2000:]
@@ -349,6 +359,7 @@ def _install_in_a_clean_venv(project: Path, wheel: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout
     requires = metadata.split("Requires:", 1)[1].split("\n", 1)[0]
     assert "kedro" in requires and "pyspark" not in requires  # Databricks brings Spark
