@@ -19,6 +19,7 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
+from recsys_kedro.datasets import object_store
 from recsys_kedro.sample_data import SampleConfig, generate
 from tests.test_run import _kedro
 
@@ -152,6 +153,45 @@ def test_wrong_credentials_and_a_missing_bucket_name_the_bucket(
     output = " ".join((missing.stdout + missing.stderr).split())
     assert "S3 bucket 'no-such-bucket'" in output, output[-3000:]
     assert "does not exist" in output
+
+
+def test_staging_downloads_each_object_version_once(s3_server, spark):
+    """Without S3A, loads get local copies: an unchanged object is not fetched again,
+    a rewritten one is, and an earlier load's files keep their content."""
+    endpoint, key_id, secret = s3_server
+    s3 = _s3(endpoint, key_id, secret)
+    s3.create_bucket(Bucket="stage")
+    s3.put_object(Bucket="stage", Key="t/day=1/part-0.csv", Body=b"a,b\n1,2\n")
+    options = object_store.resolve_options(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": key_id,
+            "AWS_SECRET_ACCESS_KEY": secret,
+        }
+    )
+    assert not object_store.spark_has_s3a(spark)  # pyspark ships no hadoop-aws
+    uri = "s3://stage/t/day=1/part-0.csv"
+
+    def load() -> tuple[Path, Path]:
+        paths, base = object_store.for_spark([uri], options, spark, "s3://stage/t")
+        return Path(paths[0]), Path(base)
+
+    first, first_base = load()
+    second, second_base = load()
+    assert first.relative_to(first_base).as_posix() == "day=1/part-0.csv"
+    assert first_base != second_base  # a folder per load
+    assert first.stat().st_ino == second.stat().st_ino  # one download
+    assert second.read_bytes() == b"a,b\n1,2\n"
+
+    s3.put_object(Bucket="stage", Key="t/day=1/part-0.csv", Body=b"a,b\n3,4\n5,6\n")
+    third, _ = load()
+    assert third.read_bytes() == b"a,b\n3,4\n5,6\n"
+    assert first.read_bytes() == b"a,b\n1,2\n"
+
+    s3.delete_object(Bucket="stage", Key="t/day=1/part-0.csv")
+    with pytest.raises(object_store.StorageAccessError, match="no longer there"):
+        load()
 
 
 def _cloud(project: Path, env: dict[str, str], *args: str):

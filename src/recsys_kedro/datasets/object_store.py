@@ -5,7 +5,8 @@ delta-rs reads and writes ``s3://`` itself. Spark needs Hadoop's ``S3AFileSystem
 (``hadoop-aws`` and the AWS SDK jars), which pyspark does not ship and which cannot be
 downloaded without Maven; Databricks and EMR have it. So a path's files are handed to
 Spark as ``s3a://`` URIs where the session has S3A, and otherwise copied (streamed, file
-by file, never decoded) to a local staging folder that lives as long as the process.
+by file, never decoded, each object version once) to a local staging folder that lives
+as long as the process.
 Written here because no installed library maps one set of options onto both delta-rs and
 pyarrow's S3 filesystem and turns the client's errors into ones that name the bucket.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import fnmatch
+import hashlib
 import logging
 import os
 import shutil
@@ -212,6 +214,13 @@ def for_spark(
     else local copies under a staging folder (relative paths below ``base`` kept, so
     partition folders survive).
 
+    Each object is downloaded once per process and version (its size and last-modified
+    time): a table read by several nodes, or a Delta table's unchanged files after an
+    append, are not fetched again. Every call still gets a folder of its own, made of
+    hard links to the downloaded files, so a lazy frame from an earlier load keeps
+    reading what it was given even after the object changes. An object rewritten with
+    the same size within S3's one-second timestamp is taken as unchanged.
+
     Args:
         uris: ``s3://`` object URIs, all below ``base``.
         options: Resolved options.
@@ -220,29 +229,68 @@ def for_spark(
 
     Returns:
         The paths and the base path, in the same form.
+
+    Raises:
+        StorageAccessError: An object was removed between listing and reading.
     """
     if spark_has_s3a(spark):
         to_s3a = [("s3a://" + u.split("://", 1)[1]) for u in uris]
         return to_s3a, "s3a://" + base.split("://", 1)[1]
     fs = filesystem(options)
-    root = _staging_root() / uuid.uuid4().hex
+    endpoint = options.get("AWS_ENDPOINT_URL", "AWS")
+    root = _staging_root() / "loads" / uuid.uuid4().hex
+    infos = fs.get_file_info(["/".join(split_uri(u)) for u in uris])
     local = []
+    fetched = 0
     prefix = base.rstrip("/") + "/"
-    for uri in uris:
+    for uri, info in zip(uris, infos, strict=True):
+        if info.type != pafs.FileType.File:
+            raise StorageAccessError(
+                f"{uri} is no longer there: it was listed but removed before it was "
+                "read. Rerun once whatever rewrites it has finished."
+            )
+        stored, downloaded = _download_once(fs, uri, info, endpoint)
+        fetched += downloaded
         relative = (
             uri[len(prefix) :] if uri.startswith(prefix) else uri.rsplit("/", 1)[1]
         )
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        bucket, key = split_uri(uri)
-        with (
-            fs.open_input_stream(f"{bucket}/{key}") as source,
-            open(target, "wb") as sink,
-        ):
-            shutil.copyfileobj(source, sink, length=8 * 1024 * 1024)
+        os.link(stored, target)
         local.append(str(target))
-    logger.info("Staged %d object(s) from %s for Spark (no S3A)", len(uris), base)
+    logger.info(
+        "Staged %d object(s) from %s for Spark (no S3A): %d downloaded, %d already "
+        "here",
+        len(uris),
+        base,
+        fetched,
+        len(uris) - fetched,
+    )
     return local, str(root)
+
+
+def _download_once(
+    fs: pafs.S3FileSystem, uri: str, info: pafs.FileInfo, endpoint: str
+) -> tuple[Path, bool]:
+    """The local copy of this version of the object, and whether it was fetched now.
+
+    An object without a last-modified time is fetched every time.
+    """
+    store = _staging_root() / "objects"
+    store.mkdir(exist_ok=True)
+    version = None if info.mtime_ns is None else f"{info.size}:{info.mtime_ns}"
+    name = hashlib.sha256(f"{endpoint}\0{uri}\0{version}".encode()).hexdigest()
+    stored = store / name
+    if version is not None and stored.exists():
+        return stored, False
+    partial = store / f"{name}.{uuid.uuid4().hex}.part"
+    bucket, key = split_uri(uri)
+    with fs.open_input_stream(f"{bucket}/{key}") as source, open(partial, "wb") as sink:
+        shutil.copyfileobj(source, sink, length=8 * 1024 * 1024)
+    if version is None:
+        stored = store / f"{name}.{uuid.uuid4().hex}"
+    partial.replace(stored)
+    return stored, True
 
 
 @cache
