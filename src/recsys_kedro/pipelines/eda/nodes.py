@@ -188,6 +188,40 @@ def rating_distribution(reviews_nlp: DataFrame) -> tuple[Figure, Caption]:
     return fig, _caption("rating_distribution", title, text + ".")
 
 
+def _annotated_bars(
+    ax: Any,
+    labels: list[str],
+    values: list[int],
+    texts: list[str],
+    *,
+    color: str,
+    room: float,
+) -> None:
+    """Horizontal bars, first label on top, each with its text at the bar's end.
+
+    Args:
+        ax: Where to draw.
+        labels: One per bar.
+        values: Bar lengths.
+        texts: Written right of each bar.
+        color: Bar colour.
+        room: The x axis ends at the longest bar times this, to leave room for text.
+    """
+    ax.barh(labels[::-1], values[::-1], color=color)
+    for y, (value, text) in enumerate(zip(values[::-1], texts[::-1], strict=True)):
+        ax.annotate(
+            text,
+            xy=(value, y),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
+    ax.set_xlim(0, max([*values, 1]) * room)
+    ax.xaxis.set_major_formatter(_THOUSANDS)
+    ax.tick_params(axis="x", labelrotation=30)
+
+
 def event_funnel(
     events_engagement: DataFrame, fe_params: Mapping[str, Any]
 ) -> tuple[Figure, Caption]:
@@ -219,39 +253,28 @@ def event_funnel(
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     left, right = fig.subplots(1, 2)
     values = [per_type.get(t, 0) for t in types]
-    left.barh(types[::-1], values[::-1], color="#55A868")
     views = per_type.get("view", 0)
-    for y, value in enumerate(values[::-1]):
-        share = f" ({value / views:.0%} of views)" if views else ""
-        left.annotate(
-            f"{value:,}{share}",
-            xy=(value, y),
-            xytext=(3, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=9,
-        )
-    left.set_xlim(0, max(values + [1]) * 1.6)
-    left.xaxis.set_major_formatter(_THOUSANDS)
-    left.tick_params(axis="x", labelrotation=30)
+    _annotated_bars(
+        left,
+        types,
+        values,
+        [f"{v:,} ({v / views:.0%} of views)" if views else f"{v:,}" for v in values],
+        color="#55A868",
+        room=1.6,
+    )
     left.set_xlabel("events")
     left.set_ylabel("event type")
     left.set_title("Events per type")
     labels = ["sessions", "with a view", "with a cart", "with a purchase"]
     counts = [n_sessions, steps["view"], steps["cart"], steps["purchase"]]
-    right.barh(labels[::-1], counts[::-1], color="#8172B3")
-    for y, value in enumerate(counts[::-1]):
-        right.annotate(
-            f"{value:,} ({value / n_sessions:.0%})" if n_sessions else "0",
-            xy=(value, y),
-            xytext=(3, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=9,
-        )
-    right.set_xlim(0, max(counts + [1]) * 1.45)
-    right.xaxis.set_major_formatter(_THOUSANDS)
-    right.tick_params(axis="x", labelrotation=30)
+    _annotated_bars(
+        right,
+        labels,
+        counts,
+        [f"{v:,} ({v / n_sessions:.0%})" if n_sessions else "0" for v in counts],
+        color="#8172B3",
+        room=1.45,
+    )
     right.set_xlabel("sessions")
     right.set_ylabel("funnel step")
     right.set_title("Sessions reaching each step")
