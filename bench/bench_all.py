@@ -22,7 +22,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from bench_pipeline import BIN, ROOT, _timed
+from bench_pipeline import BIN, ROOT, _timed, sample_command
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -52,19 +52,7 @@ OUT = ROOT / "data" / "08_reporting"
 def _sample(work: Path, events: int, seed: int) -> Path:
     raw = work / f"raw_{events}"
     if not (raw / "events").is_dir():
-        _timed(
-            [
-                str(BIN / "python"),
-                "-m",
-                "recsys_kedro.sample_data",
-                "--out",
-                str(raw),
-                "--events",
-                str(events),
-                "--seed",
-                str(seed),
-            ]
-        )
+        _timed(sample_command(raw, events, seed))
     return raw
 
 

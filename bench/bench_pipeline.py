@@ -51,6 +51,21 @@ def _tree_rss(root: psutil.Process) -> int:
     return total
 
 
+def sample_command(out: Path, events: int, seed: int) -> list[str]:
+    """The command that writes a sample of ``events`` events to ``out``."""
+    return [
+        str(BIN / "python"),
+        "-m",
+        "recsys_kedro.sample_data",
+        "--out",
+        str(out),
+        "--events",
+        str(events),
+        "--seed",
+        str(seed),
+    ]
+
+
 def _timed(cmd: list[str]) -> tuple[float, int, int]:
     """Runs a command under /usr/bin/time -v.
 
@@ -136,19 +151,7 @@ def main() -> None:
             raw = args.raw or Path(tmp) / f"raw_{events}"
             gen_wall, gen_rss = 0.0, 0
             if args.raw is None:
-                gen_wall, gen_rss, _ = _timed(
-                    [
-                        str(BIN / "python"),
-                        "-m",
-                        "recsys_kedro.sample_data",
-                        "--out",
-                        str(raw),
-                        "--events",
-                        str(events),
-                        "--seed",
-                        str(args.seed),
-                    ]  # fmt: skip
-                )
+                gen_wall, gen_rss, _ = _timed(sample_command(raw, events, args.seed))
             if args.prepare:
                 _timed(
                     [
