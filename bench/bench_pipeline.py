@@ -13,7 +13,8 @@ cold.
 For each size: writes the sample once (timed, with its own peak memory), then runs
 `kedro run --pipeline=P --params=raw_dir=...` under `/usr/bin/time -v` `--runs` times and
 prints the median wall time, the median peak resident memory of the whole process tree
-(Python driver + Spark JVM + Python workers, sampled every 0.2 s with psutil; the JVM is
+(Python driver + Spark JVM + Python workers, sampled every 0.2 s with psutil, children
+caught between spawn and exec left out, see ``_tree_rss``; the JVM is
 not a process `time` waits for, so its own maximum covers the driver only, reported
 beside it) and events per second. Results are appended to
 data/08_reporting/benchmarks_pipeline.csv.
@@ -40,11 +41,27 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+SPAWN_GRACE_S = 1.0
+
+
 def _tree_rss(root: psutil.Process) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
+    """Resident memory of a process and all its descendants, in bytes.
+
+    A child that is still a copy of its parent is left out: the JVM starts its
+    helper commands (e.g. Hadoop's local-filesystem shell calls) with posix_spawn, and for the few
+    milliseconds before the exec the child shares the JVM's memory and reports the
+    JVM's whole resident set as its own, which would count the JVM twice. Such a
+    child has its parent's command line and is younger than ``SPAWN_GRACE_S``;
+    a Python worker forked by pyspark's daemon is counted once it is older.
+    """
     total = 0
+    now = time.time()
     for proc in [root, *root.children(recursive=True)]:
         try:
+            if proc.pid != root.pid and now - proc.create_time() < SPAWN_GRACE_S:
+                parent = proc.parent()
+                if parent is not None and parent.cmdline() == proc.cmdline():
+                    continue
             total += proc.memory_info().rss
         except psutil.Error:
             pass  # exited between listing and reading
