@@ -47,12 +47,13 @@ SPAWN_GRACE_S = 1.0
 def _tree_rss(root: psutil.Process) -> int:
     """Resident memory of a process and all its descendants, in bytes.
 
-    A child that is still a copy of its parent is left out: the JVM starts its
-    helper commands (e.g. Hadoop's local-filesystem shell calls) with posix_spawn, and for the few
-    milliseconds before the exec the child shares the JVM's memory and reports the
-    JVM's whole resident set as its own, which would count the JVM twice. Such a
-    child has its parent's command line and is younger than ``SPAWN_GRACE_S``;
-    a Python worker forked by pyspark's daemon is counted once it is older.
+    A child that is still a copy of its parent is left out: the JVM starts helper
+    commands (e.g. Hadoop's local-filesystem shell calls) with posix_spawn, and for
+    the few milliseconds before the exec the child shares the JVM's memory and
+    reports the JVM's whole resident set as its own, which would count the JVM
+    twice. Such a child has its parent's command line and is younger than
+    ``SPAWN_GRACE_S``; a Python worker forked by pyspark's daemon is counted once it
+    is older.
     """
     total = 0
     now = time.time()
