@@ -19,6 +19,7 @@ from recsys_kedro.pipelines.feature_engineering.params import (
 from recsys_kedro.pipelines.fpgrowth.params import FpGrowthParams
 from recsys_kedro.pipelines.nlp.models import check_models
 from recsys_kedro.pipelines.nlp.params import NlpParams
+from recsys_kedro.pipelines.sessions.params import SessionsParams
 
 # Pipeline parameter key -> its typed model; checked before any node runs.
 PARAMETER_MODELS = {
@@ -29,6 +30,7 @@ PARAMETER_MODELS = {
     "nlp": NlpParams,
     "engagement": EngagementParams,
     "eda": EdaParams,
+    "sessions": SessionsParams,
     "time_split": TimeSplitParams,
 }
 

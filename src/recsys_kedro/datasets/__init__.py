@@ -6,6 +6,7 @@ from recsys_kedro.datasets.delta_table import (
 )
 from recsys_kedro.datasets.managed_table import ManagedCacheTableDataset
 from recsys_kedro.datasets.mlflow_recommender import MlflowRecommenderModelDataset
+from recsys_kedro.datasets.mlflow_session_model import MlflowSessionModelDataset
 from recsys_kedro.datasets.mlflow_spark_model import (
     MlflowSparkModelDataset,
     SparkModelWithExample,
@@ -15,6 +16,7 @@ from recsys_kedro.datasets.raw_csv import RawCsvDataset
 __all__ = [
     "ManagedCacheTableDataset",
     "MlflowRecommenderModelDataset",
+    "MlflowSessionModelDataset",
     "MlflowSparkModelDataset",
     "RawCsvDataset",
     "SchemaMismatchError",

@@ -1,0 +1,153 @@
+"""``MlflowSessionModelDataset``: logs and registers the session recommender in MLflow.
+
+The fitted :class:`recsys_kedro.next_item.model.SessionModel` is written as files
+(:mod:`recsys_kedro.next_item.storage`: arrays, JSON and LightGBM's text, nothing pickled)
+and logged as the artifacts of a pyfunc model
+(:class:`recsys_kedro.next_item.serving.SessionRecommenderModel`, with this package as
+its code) in the active run, registered under ``registered_model_name``. Within the run
+that saved it, ``load`` hands back the fitted object itself; otherwise it reads the model
+back from MLflow.
+
+Example catalog entry::
+
+    session_model:
+      type: recsys_kedro.datasets.MlflowSessionModelDataset
+      name: session_recommender
+      registered_model_name: recsys_kedro_sessions
+      top_n: 10
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from kedro.io import AbstractDataset, DatasetError
+
+from recsys_kedro.next_item.model import SessionModel
+from recsys_kedro.next_item.serving import SessionRecommenderModel
+from recsys_kedro.next_item.storage import save_session_model
+
+logger = logging.getLogger(__name__)
+
+_REQUIREMENTS = (
+    "mlflow",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scipy",
+    "numba",
+    "lightgbm",
+    "pydantic",
+)
+
+
+class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
+    """Saves a ``SessionModel`` as a registered MLflow pyfunc model; loads it back."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "session_recommender",
+        registered_model_name: str | None = None,
+        top_n: int = 10,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Creates the dataset.
+
+        Args:
+            name: The model's name inside the run.
+            registered_model_name: Registry name; each save adds a version
+                (``None``: log only).
+            top_n: Recommendations the served model returns per session by default.
+            load_args: ``model_uri`` to load (default: the model this dataset saved
+                last, else the latest registered version).
+            metadata: Free-form metadata (kedro-viz reads ``kedro-viz.layer``).
+        """
+        self._name = name
+        self._registered = registered_model_name
+        self._top_n = top_n
+        self._load_args = dict(load_args or {})
+        self._last: SessionModel | None = None
+        self._last_uri: str | None = None
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "name": self._name,
+            "registered_model_name": self._registered,
+            "top_n": self._top_n,
+            "load_args": self._load_args,
+        }
+
+    def save(self, data: SessionModel) -> None:
+        """Writes the model files, then logs and registers the pyfunc model.
+
+        Args:
+            data: The fitted model.
+        """
+        staging = Path(tempfile.mkdtemp(prefix="session-model-"))
+        try:
+            save_session_model(data, staging / "session_model")
+            serving = staging / "serving.json"
+            serving.write_text(json.dumps({"top_n": self._top_n}))
+            package = Path(__file__).resolve().parents[1]
+            started = mlflow.active_run() is None
+            if started:
+                mlflow.start_run()
+            try:
+                info = mlflow.pyfunc.log_model(
+                    name=self._name,
+                    python_model=SessionRecommenderModel(),
+                    artifacts={
+                        "session_model": str(staging / "session_model"),
+                        "serving": str(serving),
+                    },
+                    code_paths=[str(package)],
+                    pip_requirements=[f"{p}=={version(p)}" for p in _REQUIREMENTS],
+                    registered_model_name=self._registered,
+                )
+            finally:
+                if started:
+                    mlflow.end_run()
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        version_ = getattr(info, "registered_model_version", None)
+        self._last_uri = (
+            f"models:/{self._registered}/{version_}"
+            if self._registered and version_
+            else info.model_uri
+        )
+        self._last = data
+        logger.info("Logged the session recommender as %s", self._last_uri)
+
+    def load(self) -> SessionModel:
+        """The model saved in this run, else the one at ``model_uri`` or the latest
+        registered version.
+
+        Returns:
+            The fitted ``SessionModel``.
+
+        Raises:
+            DatasetError: There is nothing to load.
+        """
+        if self._last is not None and "model_uri" not in self._load_args:
+            return self._last
+        uri = self._load_args.get("model_uri") or self._last_uri
+        if uri is None:
+            if not self._registered:
+                raise DatasetError(
+                    "No model to load: set load_args.model_uri or registered_model_name"
+                )
+            uri = f"models:/{self._registered}/latest"
+        return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+
+    def _exists(self) -> bool:
+        return self._last is not None
