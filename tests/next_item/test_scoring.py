@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from recsys_kedro.next_item.index import SessionDataError, build_index
-from recsys_kedro.next_item.scoring import Cases, score_cases
+from recsys_kedro.next_item.scoring import MISS_RANK, Cases, score_cases
 
 A, B, C, D, E = 10, 20, 30, 40, 50
 PLAIN = {
@@ -175,8 +175,8 @@ def test_unknown_items_are_skipped_and_an_unknown_target_is_a_miss(index):
     cases = Cases(np.array([0, 3]), index.to_internal(np.array([99, A, 98])), True)
     ranks, *_ = score_cases(index, cases, PLAIN, np.array([[1.0, 0.0, 0.0, 1e-6]]))
     # ([99] -> A): nothing known, popularity alone: A ties B and D at 2 clicks -> 3;
-    # ([99, A] -> 98): an unknown target cannot be ranked: n_items + 1
-    assert ranks[:, 0].tolist() == [3, 6]
+    # ([99, A] -> 98): an unknown target cannot be ranked: a miss at any length
+    assert ranks[:, 0].tolist() == [3, MISS_RANK]
 
 
 def test_bad_training_sessions_are_refused():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys_kedro.next_item.index import SessionIndex
+from recsys_kedro.next_item.scoring import MISS_RANK
 
 
 @dataclass(frozen=True)
@@ -171,13 +172,15 @@ def rank_and_top(
     Args:
         cand: Distinct candidate internal ids.
         scores: Their scores (> 0).
-        target: Internal id of the true next item (``-1``: unknown, a miss).
+        target: Internal id of the true next item (``-1``: unknown, ranked
+            :data:`~recsys_kedro.next_item.scoring.MISS_RANK`).
         pop: Popularity order.
         pop_weight: The popularity tie-break weight (> 0).
         top_n: Length of the top list.
 
     Returns:
-        The 1-based rank (others scoring at least as high, plus one) and the top list.
+        The 1-based rank (others scoring at least as high, plus one) and the top list
+        (``-1`` past the catalogue's end).
     """
     n_items = len(pop.pop_n)
     f = scores + pop_weight * pop.pop_n[cand]
@@ -187,9 +190,10 @@ def rank_and_top(
         taken = set(cand.tolist())
         rest = [i for i in pop.order[: top_n + len(cand)] if i not in taken]
         head = np.concatenate([head, np.array(rest[: top_n - len(head)], np.int64)])
-    top = head.astype(np.int32)
+    top = np.full(top_n, -1, np.int32)
+    top[: len(head)] = head
     if target < 0:
-        return n_items + 1, top
+        return MISS_RANK, top
     hit = np.flatnonzero(cand == target)
     if len(hit):
         ft = f[hit[0]]

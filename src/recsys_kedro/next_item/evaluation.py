@@ -1,7 +1,7 @@
 """Next-item metrics from target ranks, and paired bootstrap intervals between models.
 
 A model's answer to a case is a full ranking of the training items; what it needs here is
-the 1-based rank of the true next item (``n_items + 1`` or more where the model cannot
+the 1-based rank of the true next item (``scoring.MISS_RANK`` where the model cannot
 rank it) and, for catalog coverage, its top list.
 """
 

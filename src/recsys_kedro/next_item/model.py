@@ -25,6 +25,7 @@ from recsys_kedro.next_item.evaluation import hit_and_rr
 from recsys_kedro.next_item.index import SessionDataError, SessionIndex, build_index
 from recsys_kedro.next_item.scoring import (
     FEATURE_NAMES,
+    MISS_RANK,
     PARAM_NAMES,
     Cases,
     score_cases,
@@ -296,7 +297,7 @@ def _popularity_answers(pop: np.ndarray, targets: np.ndarray) -> dict[str, np.nd
     """Ranks and top lists of a fixed popularity order (ties count against the target)."""
     n_items = len(pop)
     at_least = n_items - np.searchsorted(np.sort(pop), pop, side="left")
-    ranks = np.where(targets >= 0, at_least[np.maximum(targets, 0)], n_items + 1)
+    ranks = np.where(targets >= 0, at_least[np.maximum(targets, 0)], MISS_RANK)
     top = np.argsort(-pop, kind="stable")[:20].astype(np.int32)
     return {
         "ranks": ranks.astype(np.int64),

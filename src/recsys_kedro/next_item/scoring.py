@@ -56,6 +56,9 @@ PARAM_NAMES = (
     "rem_decay",
 )
 WEIGHT_NAMES = ("knn", "sr", "rem", "pop")
+MISS_RANK = 1 << 40
+"""Rank of a target the model cannot rank (an item never seen in training): a miss at
+any list length."""
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,7 @@ def _rank(target, w_pop, cand, n_cand, f, i_mark, stamp, pop_n, pop_sorted):
     """1-based rank of ``target``: 1 + items scoring at least as high (others)."""
     n_items = len(pop_n)
     if target < 0:
-        return n_items + 1
+        return MISS_RANK
     inside = i_mark[target] == stamp
     if inside:
         ft = 0.0

@@ -348,8 +348,11 @@ def _score_partition(
                         }
                     )
                 )
-    frame = pd.concat(rows, ignore_index=True)
-    return frame.reindex(columns=[f.name for f in _EVAL_SCHEMA.fields])
+    frame = pd.concat(rows, ignore_index=True).reindex(
+        columns=[f.name for f in _EVAL_SCHEMA.fields]
+    )
+    frame["shown"] = [x if isinstance(x, list) else None for x in frame["shown"]]
+    return frame.astype({"rank": "Int64", "answered": "boolean", "replicate": "Int32"})
 
 
 def evaluate_session_models(  # noqa: PLR0914
