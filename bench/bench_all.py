@@ -4,7 +4,7 @@
 
 For each size: writes a sample (seed 42) under ``--work`` (kept, reused when present),
 runs data_processing once untimed, then each pipeline in the order of their data
-(cf, fpgrowth, nlp, feature_engineering, engagement, eda), ``--runs`` times each, with
+(cf, fpgrowth, sessions, nlp, feature_engineering, engagement, eda), ``--runs`` times each, with
 `kedro run --pipeline=P --params=raw_dir=<sample>`. nlp starts cold every run (its
 embedding cache is removed first). Wall time, the peak resident memory of the whole
 process tree (driver, Spark JVM, Python workers; see bench_pipeline.py) and events per
@@ -30,6 +30,7 @@ PIPELINES = (
     "data_processing",
     "cf",
     "fpgrowth",
+    "sessions",
     "nlp",
     "feature_engineering",
     "engagement",

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
@@ -227,6 +228,56 @@ def test_run_on_another_raw_folder_and_a_missing_one(project: Path, tmp_path: Pa
     assert f"'{missing}/events'doesnotexist" in output
 
 
+def _serve_and_ask(project: Path, model_uri: str, payload: dict) -> dict:
+    """Serves a registered model with `mlflow models serve` on 127.0.0.1, sends one
+    request and returns the answer."""
+    port = _free_port()
+    log = (project / "serve.log").open("w")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            model_uri,
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=project,
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
+            # mlflow starts the server with `uvicorn` from PATH: the venv's
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as r:
+                    body = json.loads(r.read())
+            except OSError:
+                time.sleep(1)
+        assert body is not None, (project / "serve.log").read_text()[-3000:]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return body
+
+
 def _free_port() -> int:
     """A free port below 49152: kedro-viz refuses the ephemeral range above it."""
     for port in random.Random().sample(range(20_000, 49_000), 50):
@@ -392,9 +443,9 @@ def test_bad_parameters_stop_the_run_before_any_node(project: Path):
     assert "Running node" not in output
 
 
-def test_kedro_run_cf_fpgrowth_and_serve_the_registered_model(project: Path):
+def test_kedro_run_cf_fpgrowth_sessions_and_serve_the_registered_models(project: Path):
     generate(SampleConfig(events=20_000, seed=7), project / "data" / "01_raw")
-    for pipeline in ("data_processing", "cf", "fpgrowth"):
+    for pipeline in ("data_processing", "cf", "fpgrowth", "sessions"):
         result = _kedro(project, "run", f"--pipeline={pipeline}")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = project / "data" / "07_model_output"
@@ -411,7 +462,7 @@ def test_kedro_run_cf_fpgrowth_and_serve_the_registered_model(project: Path):
         versions = db.execute("select name, version from model_versions").fetchall()
     assert metrics["cf_metrics.matrix_products"] == wide["product_id"].nunique()
     assert "cf_evaluation_metrics.item_cosine.ndcg_at_10" in metrics
-    assert versions == [("recsys_kedro_cf", 1)]
+    assert sorted(versions) == [("recsys_kedro_cf", 1), ("recsys_kedro_sessions", 1)]
     rules = DeltaTable(str(out / "association_rules")).to_pandas()
     assert len(rules) == metrics["fpgrowth_metrics.association_rules"] > 0
     reports = project / "data" / "08_reporting"
@@ -419,53 +470,68 @@ def test_kedro_run_cf_fpgrowth_and_serve_the_registered_model(project: Path):
     assert (reports / "crosssell_evaluation.csv").read_text().startswith("model,k,")
     assert "crosssell_evaluation_metrics.hybrid.hit_rate_at_10" in metrics
 
-    port = _free_port()
-    log = (project / "serve.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            "models:/recsys_kedro_cf/1",
-            "--env-manager",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=project,
-        env={
-            **os.environ,
-            "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
-            # mlflow starts the server with `uvicorn` from PATH: the venv's
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        },
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     user = int(users["user_id"].iloc[0])
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/invocations",
-        data=json.dumps(
-            {"dataframe_split": {"columns": ["user_id"], "data": [[user]]}}
-        ).encode(),
-        headers={"Content-Type": "application/json"},
+    body = _serve_and_ask(
+        project,
+        "models:/recsys_kedro_cf/1",
+        {"dataframe_split": {"columns": ["user_id"], "data": [[user]]}},
     )
-    try:
-        body = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and body is None:
-            try:
-                with urllib.request.urlopen(request, timeout=10) as r:
-                    body = json.loads(r.read())
-            except OSError:
-                time.sleep(1)
-        assert body is not None, (project / "serve.log").read_text()[-3000:]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     served = [row["product_id"] for row in body["predictions"]]
     mine = users[users["user_id"] == user].sort_values("rank")["product_id"].tolist()
     assert served == mine
+    _check_sessions(project, metrics)
+
+
+def _check_sessions(project: Path, metrics: dict[str, float]) -> None:
+    """Every next-item model was evaluated with its interval, and the served session
+    model answers a session as the pipeline's own recommendations do."""
+    table = pd.read_csv(project / "data" / "08_reporting" / "sessions_evaluation.csv")
+    assert table["model"].tolist() == [
+        "popularity",
+        "recent_popularity",
+        "item_cosine",
+        "fpgrowth_rules",
+        "sequential_rules",
+        "session_knn",
+        "blend",
+        "reranked",
+    ]
+    assert (table["cases"] > 0).all()
+    assert (table["hit_rate_at_20_diff_low"] <= table["hit_rate_at_20_diff_high"]).all()
+    best = table.loc[table["hit_rate_at_20"].idxmax()]
+    assert best["hit_rate_at_20_diff"] == 0
+    for model in table["model"]:
+        assert f"sessions_evaluation_metrics.{model}.mrr_at_20" in metrics
+    assert metrics["session_model_metrics.training_sessions"] > 0
+
+    recs = DeltaTable(
+        str(project / "data/07_model_output/session_recommendations")
+    ).to_pandas()
+    assert set(recs["source"]) <= {"session", "popular"}
+    sequences = DeltaTable(
+        str(project / "data/05_model_input/session_test_sequences")
+    ).to_pandas()
+    cutoff = pd.Timestamp(table["cutoff"].iloc[0])
+    cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff
+    events = DeltaTable(str(project / "data/02_intermediate/events_clean")).to_pandas()
+    first = pd.to_datetime(events.groupby("user_session")["event_time"].min())
+    after = first[first >= cutoff].index  # every event of these is in the test period
+    whole = sequences[sequences["user_session"].isin(after)]
+    session = recs[recs["user_session"].isin(whole["user_session"])].iloc[0]
+    items = whole.set_index("user_session").loc[session["user_session"], "items"]
+    body = _serve_and_ask(
+        project,
+        "models:/recsys_kedro_sessions/1",
+        {
+            "dataframe_split": {
+                "columns": ["user_session", "session_items"],
+                "data": [[session["user_session"], [int(i) for i in items]]],
+            }
+        },
+    )
+    served = [row["product_id"] for row in body["predictions"]]
+    assert {row["user_session"] for row in body["predictions"]} == {
+        session["user_session"]
+    }
+    mine = recs[recs["user_session"] == session["user_session"]].sort_values("rank")
+    assert served == mine["product_id"].tolist()

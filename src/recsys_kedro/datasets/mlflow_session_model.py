@@ -29,12 +29,40 @@ from typing import Any
 
 import mlflow
 from kedro.io import AbstractDataset, DatasetError
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
+from mlflow.types.schema import Array
 
 from recsys_kedro.next_item.model import SessionModel
 from recsys_kedro.next_item.serving import SessionRecommenderModel
 from recsys_kedro.next_item.storage import save_session_model
 
 logger = logging.getLogger(__name__)
+
+
+def _signature(top_n: int) -> ModelSignature:
+    """Inputs, outputs and the ``k`` parameter (Unity Catalog's registry refuses a model
+    without a signature)."""
+    return ModelSignature(
+        inputs=Schema(
+            [
+                ColSpec(Array(DataType.long), "session_items"),
+                ColSpec(DataType.string, "user_session", required=False),
+            ]
+        ),
+        outputs=Schema(
+            [
+                ColSpec(DataType.long, "row"),
+                ColSpec(DataType.string, "user_session", required=False),
+                ColSpec(DataType.integer, "rank"),
+                ColSpec(DataType.long, "product_id"),
+                ColSpec(DataType.double, "score"),
+                ColSpec(DataType.string, "source"),
+            ]
+        ),
+        params=ParamSchema([ParamSpec("k", DataType.long, top_n)]),
+    )
+
 
 _REQUIREMENTS = (
     "mlflow",
@@ -113,6 +141,7 @@ class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
                     code_paths=[str(package)],
                     pip_requirements=[f"{p}=={version(p)}" for p in _REQUIREMENTS],
                     registered_model_name=self._registered,
+                    signature=_signature(self._top_n),
                 )
             finally:
                 if started:

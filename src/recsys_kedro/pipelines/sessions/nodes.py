@@ -53,6 +53,7 @@ RECOMMENDATION_SCHEMA = T.StructType(
         T.StructField("source", T.StringType(), False),
     ]
 )
+_BOOT_BLOCK = 4096
 METRICS = tuple(f"{m}_at_{k}" for k in CUTOFFS for m in ("hit_rate", "mrr"))
 _EVAL_SCHEMA = T.StructType(
     [
@@ -332,22 +333,27 @@ def _score_partition(
         context = TaskContext.get()
         stream = context.partitionId() if context is not None else 0
         rng = np.random.default_rng([seed, stream])
-        w = rng.poisson(1.0, size=(replicates, n_cases)).astype(np.float64)
-        sum_w = w.sum(axis=1)
-        for name, per_metric in values.items():
-            for metric, v in per_metric.items():
-                rows.append(
-                    pd.DataFrame(
-                        {
-                            "kind": "boot",
-                            "model": name,
-                            "replicate": np.arange(replicates, dtype=np.int32),
-                            "metric": metric,
-                            "sum_wv": w @ v,
-                            "sum_w": sum_w,
-                        }
-                    )
+        sum_w = np.zeros(replicates)
+        sums = {(n, m): np.zeros(replicates) for n in values for m in values[n]}
+        for lo in range(0, n_cases, _BOOT_BLOCK):  # memory: replicates x block
+            hi = min(n_cases, lo + _BOOT_BLOCK)
+            w = rng.poisson(1.0, size=(replicates, hi - lo)).astype(np.float64)
+            sum_w += w.sum(axis=1)
+            for name, metric in sums:
+                sums[name, metric] += w @ values[name][metric][lo:hi]
+        for (name, metric), acc in sums.items():
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "kind": "boot",
+                        "model": name,
+                        "replicate": np.arange(replicates, dtype=np.int32),
+                        "metric": metric,
+                        "sum_wv": acc,
+                        "sum_w": sum_w,
+                    }
                 )
+            )
     frame = pd.concat(rows, ignore_index=True).reindex(
         columns=[f.name for f in _EVAL_SCHEMA.fields]
     )
