@@ -21,13 +21,13 @@ import json
 import logging
 import shutil
 import tempfile
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import mlflow
 from kedro.io import AbstractDataset, DatasetError
 
+from recsys_kedro.datasets.pyfunc_logging import log_pyfunc_model
 from recsys_kedro.pipelines.cf.model import RecommenderModel
 
 logger = logging.getLogger(__name__)
@@ -89,30 +89,15 @@ class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
             config = staging / "config.json"
             config.write_text(json.dumps({"top_k": data.top_k}))
             artifacts["config"] = str(config)
-            package = Path(__file__).resolve().parents[1]
-            started = mlflow.active_run() is None
-            if started:
-                mlflow.start_run()
-            try:
-                info = mlflow.pyfunc.log_model(
-                    name=self._name,
-                    python_model=RecommenderModel(),
-                    artifacts=artifacts,
-                    code_paths=[str(package)],
-                    pip_requirements=[f"{p}=={version(p)}" for p in _REQUIREMENTS],
-                    registered_model_name=self._registered,
-                )
-            finally:
-                if started:
-                    mlflow.end_run()
+            self._last_uri = log_pyfunc_model(
+                name=self._name,
+                python_model=RecommenderModel(),
+                artifacts=artifacts,
+                requirements=_REQUIREMENTS,
+                registered_model_name=self._registered,
+            )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        version_ = getattr(info, "registered_model_version", None)
-        self._last_uri = (
-            f"models:/{self._registered}/{version_}"
-            if self._registered and version_
-            else info.model_uri
-        )
         logger.info("Logged the recommender as %s", self._last_uri)
 
     def load(self) -> Any:

@@ -23,7 +23,6 @@ import json
 import logging
 import shutil
 import tempfile
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import Array
 
+from recsys_kedro.datasets.pyfunc_logging import log_pyfunc_model
 from recsys_kedro.next_item.model import SessionModel
 from recsys_kedro.next_item.serving import SessionRecommenderModel
 from recsys_kedro.next_item.storage import save_session_model
@@ -126,34 +126,19 @@ class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
             save_session_model(data, staging / "session_model")
             serving = staging / "serving.json"
             serving.write_text(json.dumps({"top_n": self._top_n}))
-            package = Path(__file__).resolve().parents[1]
-            started = mlflow.active_run() is None
-            if started:
-                mlflow.start_run()
-            try:
-                info = mlflow.pyfunc.log_model(
-                    name=self._name,
-                    python_model=SessionRecommenderModel(),
-                    artifacts={
-                        "session_model": str(staging / "session_model"),
-                        "serving": str(serving),
-                    },
-                    code_paths=[str(package)],
-                    pip_requirements=[f"{p}=={version(p)}" for p in _REQUIREMENTS],
-                    registered_model_name=self._registered,
-                    signature=_signature(self._top_n),
-                )
-            finally:
-                if started:
-                    mlflow.end_run()
+            self._last_uri = log_pyfunc_model(
+                name=self._name,
+                python_model=SessionRecommenderModel(),
+                artifacts={
+                    "session_model": str(staging / "session_model"),
+                    "serving": str(serving),
+                },
+                requirements=_REQUIREMENTS,
+                registered_model_name=self._registered,
+                signature=_signature(self._top_n),
+            )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        version_ = getattr(info, "registered_model_version", None)
-        self._last_uri = (
-            f"models:/{self._registered}/{version_}"
-            if self._registered and version_
-            else info.model_uri
-        )
         self._last = data
         logger.info("Logged the session recommender as %s", self._last_uri)
 
