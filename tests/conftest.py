@@ -168,6 +168,13 @@ def project(tmp_path: Path) -> Path:
         copy / "src",
         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
     )
+    # numba's compiled kernels (keyed by the source's timestamp, which copytree keeps),
+    # so each CLI run does not compile them again
+    kernels = PROJECT_ROOT / "src" / "recsys_kedro" / "next_item" / "__pycache__"
+    target = copy / "src" / "recsys_kedro" / "next_item" / "__pycache__"
+    for cached in [*kernels.glob("*.nbi"), *kernels.glob("*.nbc")]:
+        target.mkdir(exist_ok=True)
+        shutil.copy2(cached, target / cached.name)
     for layer in ("01_raw", "02_intermediate", "08_reporting"):
         (copy / "data" / layer).mkdir(parents=True)
     return copy

@@ -185,7 +185,14 @@ def test_evaluation_by_hand(spark, fitted):
     params = {
         **QUICK,
         "evaluation": {
-            "models": ["popularity", "item_cosine", "fpgrowth_rules", "session_knn"],
+            # the model has no re-ranker (QUICK): its row is left out, not an error
+            "models": [
+                "popularity",
+                "item_cosine",
+                "fpgrowth_rules",
+                "session_knn",
+                "reranked",
+            ],
             "bootstrap": 50,
         },
     }
@@ -193,6 +200,12 @@ def test_evaluation_by_hand(spark, fitted):
         model, test, neighbours, rules, {"cutoff": "2020-01-02"}, params
     )
     rows = table.set_index("model")
+    assert list(rows.index) == [
+        "popularity",
+        "item_cosine",
+        "fpgrowth_rules",
+        "session_knn",
+    ]
     # 3 cases: [1] -> 2, [1, 2] -> 3, [2] -> 99 (unknown: a miss for every model)
     assert (rows["cases"] == 3).all()
     # clicks: 2 six, 4 four, 1 and 3 three, 5 two. Popularity ranks 2 first (rank 1);

@@ -392,6 +392,12 @@ def evaluate_session_models(  # noqa: PLR0914
     cfg = parse_params(params)
     ev = cfg.evaluation
     models = list(ev.models)
+    if "reranked" in models and model.reranker is None:
+        logger.warning(
+            "No re-ranked model to evaluate: tuning did not keep the re-ranker (%s)",
+            model.tuning.get("rerank", {}).get("reason", "re-ranking is off"),
+        )
+        models.remove("reranked")
     payload = {"model": model, "replicates": ev.bootstrap}
     if "item_cosine" in models:
         payload["neighbours"] = _neighbour_table(model, neighbours)
