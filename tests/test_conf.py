@@ -180,6 +180,7 @@ def test_grants_from_the_catalog(datasets):
         "hybrid_recommendations",
         "association_rules",
         "frequent_itemsets",
+        "session_recommendations",
     }
     assert all(s.endswith("TO `readers`;") for s in statements if "SELECT ON" in s)
     assert (

@@ -15,6 +15,11 @@ from recsys_kedro.benchmarks.next_item import (
     main,
     read_sessions,
 )
+from recsys_kedro.next_item.model import (
+    SessionData,
+    SessionModelParams,
+    fit_session_model,
+)
 
 DIGINETICA = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "diginetica"
@@ -158,3 +163,26 @@ def test_real_rows_of_diginetica(tmp_path):
     assert m["session_knn"]["hit_rate_at_20"] > 0.3
     assert m["blend"]["hit_rate_at_20"] >= m["sequential_rules"]["hit_rate_at_20"]
     assert got["tuning"]["val_sessions"] == 4000
+
+
+@pytest.mark.skipif(
+    not DIGINETICA.is_dir(), reason=f"{DIGINETICA} is absent (the real DIGINETICA rows)"
+)
+def test_reranked_recommendations_on_real_rows():
+    """The newest 20,000 real training sessions: tuning keeps the re-ranker, and its
+    recommendations say where they come from and are ordered by its score."""
+
+    train = read_sessions(DIGINETICA / "train_sessions.csv.gz")
+    model = fit_session_model(
+        train.slice(train.n_sessions - 20000, train.n_sessions),
+        SessionModelParams(search={}),
+    )
+    assert model.reranker is not None, model.tuning["rerank"]
+    known = model.index.item_ids[:3]
+    sessions = SessionData(np.array([0, 2, 3]), np.array([known[0], known[1], -5]))
+    ids, scores, answered = model.recommend(sessions, 10)
+    assert answered.tolist() == [True, False]
+    assert (ids >= 0).all()
+    assert (np.diff(scores[0]) <= 0).all()  # the re-ranker's order
+    popular = model.index.item_ids[np.argsort(-model.index.clicks, kind="stable")[:10]]
+    assert ids[1].tolist() == popular.tolist()  # nothing known: the popular items

@@ -17,6 +17,7 @@ MANAGED_TYPES = (
 )
 MODEL_TYPES = {
     "recsys_kedro.datasets.MlflowRecommenderModelDataset": "registered_model_name",
+    "recsys_kedro.datasets.MlflowSessionModelDataset": "registered_model_name",
     "recsys_kedro.datasets.MlflowSparkModelDataset": "save_args.registered_model_name",
 }
 READER_LAYERS = ("model_output",)

@@ -249,9 +249,9 @@ class SessionModel:
                 threads=threads,
             )
             top, scores = top[:, 0], scores[:, 0]
+            answered = scores[:, 0] > POP_EPS * 1.0000001
         else:
-            top, scores = self._rerank_top(cases, top_n, threads)
-        answered = scores[:, 0] > POP_EPS * 1.0000001
+            top, scores, answered = self._rerank_top(cases, top_n, threads)
         ids = np.where(top >= 0, self.index.item_ids[np.maximum(top, 0)], -1)
         return ids, scores, answered
 
@@ -268,9 +268,12 @@ class SessionModel:
 
     def _rerank_top(
         self, cases: Cases, top_n: int, threads: int | None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         _, top, scores, fi, fx, fn = self._features(cases, threads, top_n)
         top, scores = top[:, 0], scores[:, 0]
+        # the blend's own top score says whether the session's items reached anything
+        # (re-ranker scores have no such scale)
+        answered = scores[:, 0] > POP_EPS * 1.0000001
         pred = _predict(self.reranker, fx, fn, threads)
         out_i = top.copy()
         out_f = scores.copy()
@@ -280,11 +283,14 @@ class SessionModel:
                 continue
             order = np.argsort(-pred[row, :n], kind="stable")
             head = fi[row, order][:top_n]
-            rest = [t for t in top[row] if t >= 0 and t not in set(head.tolist())]
+            taken = set(head.tolist())
+            rest = [t for t in top[row] if t >= 0 and t not in taken]
             merged = np.concatenate([head, np.array(rest, np.int32)])[:top_n]
             out_i[row, : len(merged)] = merged
+            # the re-ranker's scores; items filled in after its candidates have none
+            out_f[row] = np.nan
             out_f[row, : len(head)] = pred[row, order][: len(head)]
-        return out_i, out_f
+        return out_i, out_f, answered
 
 
 MODEL_NAMES = (
