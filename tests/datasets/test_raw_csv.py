@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 from pathlib import Path
 
 import pytest
 from kedro.io.core import DatasetError
 
 from recsys_kedro.datasets import RawCsvDataset
+from recsys_kedro.datasets.raw_csv import RawFolderError
 
 
 def _write(path: Path, text: str) -> Path:
@@ -33,9 +36,13 @@ def test_empty_folder_and_no_matching_file_stop_the_run(spark, tmp_path: Path):
     (tmp_path / "events").mkdir()
     with pytest.raises(DatasetError, match="holds no file matching"):
         RawCsvDataset(path=str(tmp_path / "events")).load()
-    _write(tmp_path / "reviews" / "notes.txt", "x")
+    _write(tmp_path / "reviews" / "product_info.csv", "x")
     with pytest.raises(DatasetError, match=r"no file matching 'reviews_\*\.csv'"):
-        RawCsvDataset(path=str(tmp_path / "reviews"), pattern="reviews_*.csv").load()
+        RawCsvDataset(
+            path=str(tmp_path / "reviews"),
+            pattern="reviews_*.csv",
+            ignore=["product_info.csv"],
+        ).load()
 
 
 def test_file_without_header_line_is_an_error(spark, tmp_path: Path):
@@ -112,3 +119,55 @@ def test_malformed_rows_are_caught_even_where_the_session_prunes_csv_columns(
     finally:
         spark.conf.set(key, before)
     assert rows == [("1", None), ("4", "4,5")]
+
+
+def test_compressed_files_are_read_beside_plain_ones(spark, tmp_path: Path):
+    folder = tmp_path / "events"
+    _write(folder / "2019-Oct.csv", "x,y\n1,2\n")
+    (folder / "2019-Nov.csv.gz").write_bytes(gzip.compress(b"x,y\n3,4\n5,6\n"))
+    (folder / "2019-Dec.csv.bz2").write_bytes(bz2.compress(b"x,y\n7,8\n"))
+    raw = RawCsvDataset(path=str(folder)).load()
+    assert sorted(raw.headers) == [
+        "2019-Dec.csv.bz2",
+        "2019-Nov.csv.gz",
+        "2019-Oct.csv",
+    ]
+    rows = sorted(tuple(r) for r in raw.frame.select("source_file", "x", "y").collect())
+    assert rows == [
+        ("2019-Dec.csv.bz2", "7", "8"),
+        ("2019-Nov.csv.gz", "3", "4"),
+        ("2019-Nov.csv.gz", "5", "6"),
+        ("2019-Oct.csv", "1", "2"),
+    ]
+
+
+def test_files_the_dataset_would_not_read_stop_the_run_by_name(spark, tmp_path: Path):
+    folder = tmp_path / "events"
+    _write(folder / "2019-Oct.csv", "x,y\n1,2\n")
+    _write(folder / "2019-Nov.csv.zip", "PK")
+    _write(folder / "notes.txt", "hello")
+    with pytest.raises(RawFolderError) as error:
+        RawCsvDataset(path=str(folder)).load()
+    message = str(error.value)
+    assert "'2019-Nov.csv.zip': a zip archive" in message
+    assert "'notes.txt': matches neither '*.csv'" in message
+    assert "2019-Oct.csv'" not in message
+
+
+def test_ignored_files_are_listed_as_not_read(spark, tmp_path: Path):
+    folder = tmp_path / "reviews"
+    _write(folder / "reviews_0.csv", "a\n1\n")
+    _write(folder / "product_info.csv", "b\n2\n")
+    raw = RawCsvDataset(
+        path=str(folder), pattern="reviews_*.csv", ignore=["product_info.csv"]
+    ).load()
+    assert list(raw.headers) == ["reviews_0.csv"]
+    assert list(raw.not_read) == ["product_info.csv"]
+
+
+def test_header_that_is_not_utf8_is_named(spark, tmp_path: Path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(b"caf\xe9,x\n1,2\n")
+    with pytest.raises(DatasetError, match=r"'a.csv'.*not valid UTF-8"):
+        RawCsvDataset(path=str(folder)).load()

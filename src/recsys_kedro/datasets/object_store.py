@@ -175,9 +175,12 @@ def list_files(uri: str, pattern: str, options: Mapping[str, str]) -> list[str]:
 
 
 def read_first_line(uri: str, options: Mapping[str, str]) -> bytes:
-    """The first line of an object (reads a few KB, not the file)."""
+    """The first line of an object (reads a few KB, not the file), decompressed when
+    its name ends in ``.gz`` or ``.bz2``."""
     bucket, key = split_uri(uri)
-    with filesystem(options).open_input_stream(f"{bucket}/{key}") as stream:
+    with filesystem(options).open_input_stream(
+        f"{bucket}/{key}", compression="detect"
+    ) as stream:
         head = b""
         while b"\n" not in head:
             chunk = stream.read(64 * 1024)

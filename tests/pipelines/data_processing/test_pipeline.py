@@ -54,10 +54,16 @@ def _catalog(raw: Path, out: Path, params: dict) -> DataCatalog:
     datasets = {
         "events_raw": RawCsvDataset(path=str(raw / "events")),
         "reviews_raw": RawCsvDataset(
-            path=str(raw / "reviews"), pattern="reviews_*.csv", multiline=True
+            path=str(raw / "reviews"),
+            pattern="reviews_*.csv",
+            ignore=["product_info.csv"],
+            multiline=True,
         ),
         "products_raw": RawCsvDataset(
-            path=str(raw / "reviews"), pattern="product_info.csv", multiline=True
+            path=str(raw / "reviews"),
+            pattern="product_info.csv",
+            ignore=["reviews_*.csv"],
+            multiline=True,
         ),
         "product_mapping_raw": RawCsvDataset(
             path=str(raw / "product_mapping.csv"), required=False

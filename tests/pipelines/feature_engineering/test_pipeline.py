@@ -39,10 +39,16 @@ def run(spark, tmp_path_factory, kept_dataset):
         RawCsvDataset(path=str(raw / "events"), pattern="*.csv").load(), dp
     )
     reviews_files = RawCsvDataset(
-        path=str(raw / "reviews"), pattern="reviews_*.csv", multiline=True
+        path=str(raw / "reviews"),
+        pattern="reviews_*.csv",
+        ignore=["product_info.csv"],
+        multiline=True,
     ).load()
     products_files = RawCsvDataset(
-        path=str(raw / "reviews"), pattern="product_info.csv", multiline=True
+        path=str(raw / "reviews"),
+        pattern="product_info.csv",
+        ignore=["reviews_*.csv"],
+        multiline=True,
     ).load()
     reviews, _ = clean_reviews(reviews_files, dp)
     products, _ = clean_products(products_files, dp)

@@ -31,6 +31,20 @@ logger = logging.getLogger(__name__)
 
 REASON = "reject_reason"
 RAW_LINE = "raw_line"
+# In the clean tables when params invalid_text is "keep": the row held undecodable bytes
+# or control characters.
+INVALID_TEXT = "invalid_text"
+# What Spark's UTF-8 decoder puts in place of bytes it cannot decode.
+REPLACEMENT_CHARACTER = "\ufffd"
+# C0 controls and DEL, except tab, line feed and carriage return (quoted line breaks).
+CONTROL_CHARACTERS = "[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F]"
+TIME_ZONE_RULE = (
+    "event times with a zone (' UTC', ' +01:00', ISO 8601 'Z' or '+01:00') are "
+    "converted to UTC; times without a zone are taken as UTC"
+)
+_ISO_ZONED = ("yyyy-MM-dd HH:mm:ss[.SSSSSSSSS]XXX", "yyyy-MM-dd HH:mm:ss[.SSSSSSSSS]XX")
+_ISO_UTC = "yyyy-MM-dd HH:mm:ss[.SSSSSSSSS] z"
+_NUMERIC = ("double", "int", "bigint", "rating")
 _REASONS = "_reasons"
 _T = "_typed_"  # prefix of parsed columns while a frame is being checked
 
@@ -92,14 +106,41 @@ def _blank(column: Column) -> Column:
     return column.isNull() | (F.trim(column) == "")
 
 
+def event_time(raw: Column, fmt: str) -> tuple[Column, Column]:
+    """Parses event times in the unambiguous common forms (see ``TIME_ZONE_RULE``).
+
+    Accepted: ``fmt`` followed by a zone (the dataset's ``2019-10-01 00:00:48 UTC``,
+    ``... +01:00``), ISO 8601 with ``Z`` or an offset (``2019-12-01T00:00:00Z``,
+    ``...T01:00:00.5+01:00``), and either form without a zone, which is read as UTC
+    whatever the Spark session's time zone.
+
+    Args:
+        raw: The raw text.
+        fmt: The dataset's pattern without the zone (``params``'s ``time_format``).
+
+    Returns:
+        The timestamp (null where nothing parses) and whether the text had no zone.
+    """
+    text = F.trim(raw)
+    iso = F.regexp_replace(text, r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
+    zoned = F.coalesce(
+        F.try_to_timestamp(text, F.lit(f"{fmt} z")),
+        *[F.try_to_timestamp(iso, F.lit(pattern)) for pattern in _ISO_ZONED],
+    )
+    # No zone: the text parses once " UTC" is appended (a zoned text then would not).
+    as_utc = F.concat(iso, F.lit(" UTC"))
+    zoneless = F.coalesce(
+        F.try_to_timestamp(F.concat(text, F.lit(" UTC")), F.lit(f"{fmt} z")),
+        F.try_to_timestamp(as_utc, F.lit(_ISO_UTC)),
+    )
+    return F.coalesce(zoned, zoneless), zoned.isNull() & zoneless.isNotNull()
+
+
 def _parse(raw: Column, kind: str, fmt: str | None = None) -> Column:
     """Parses a raw string column; null where the text does not parse."""
     text = F.trim(raw)
     if kind == "timestamp":
-        # "2019-10-01 00:00:48 UTC": the zone is honoured; a time without a zone is
-        # read in the session time zone (UTC in conf/base/spark.yml).
-        zoned = F.try_to_timestamp(text, F.lit(f"{fmt} z"))
-        return F.coalesce(zoned, F.try_to_timestamp(text, F.lit(fmt)))
+        return event_time(raw, fmt or "yyyy-MM-dd HH:mm:ss")[0]
     if kind == "date":
         return F.to_date(F.try_to_timestamp(text, F.lit(fmt or "yyyy-MM-dd")))
     if kind == "boolean":
@@ -114,10 +155,34 @@ def _parse(raw: Column, kind: str, fmt: str | None = None) -> Column:
         return F.when(number == F.floor(number), number.cast("int"))
     if kind in ("int", "bigint"):  # "12" and "12.0" (pandas writes counts as floats)
         number = text.try_cast("double")
+        # try_cast all the way: 1e20 is whole but no bigint (ANSI casts would raise).
         return F.when(
-            number == F.floor(number), text.try_cast("decimal(38,6)").cast(kind)
+            number == F.floor(number), text.try_cast("decimal(38,6)").try_cast(kind)
         )
     return text.try_cast(kind)
+
+
+def _nonfinite(raw: Column) -> Column:
+    """True where the text is a number that is NaN or infinite (``NaN``, ``inf``,
+    ``1e400``)."""
+    number = F.trim(raw).try_cast("double")
+    return F.coalesce(F.isnan(number) | (F.abs(number) == float("inf")), F.lit(False))
+
+
+def _text_problems(columns: list[str]) -> tuple[Column, Column]:
+    """Whether any of the raw columns holds an undecodable byte (U+FFFD) or a control
+    character (besides tab and line breaks)."""
+    joined = F.concat_ws("|", *[F.col(f"`{c}`") for c in columns])
+    undecodable = F.coalesce(F.instr(joined, REPLACEMENT_CHARACTER) > 0, F.lit(False))
+    control = F.coalesce(joined.rlike(CONTROL_CHARACTERS), F.lit(False))
+    return undecodable, control
+
+
+def _odd_quotes(line: Column) -> Column:
+    """True where a raw line holds an odd number of double quotes: one piece of a
+    record whose quoted field spans lines (files read line by line)."""
+    quotes = F.length(line) - F.length(F.regexp_replace(line, '"', ""))
+    return quotes % 2 == 1
 
 
 def _quarantine(
@@ -126,6 +191,7 @@ def _quarantine(
     typed: dict[str, tuple[str, Column]],
     checks: list[tuple[str, Column]],
     duplicate_key: list[str] | None,
+    invalid_text: str = "quarantine",
 ) -> tuple[DataFrame, DataFrame]:
     """Marks each row with the checks it fails and splits clean from rejected.
 
@@ -137,20 +203,40 @@ def _quarantine(
             the parsed values as ``F.col("_typed_<name>")``.
         duplicate_key: Columns whose identical values make a row an exact duplicate of
             an earlier valid row (``exact_duplicate``); ``None`` skips the check.
+        invalid_text: ``quarantine`` rejects rows whose raw text holds undecodable
+            bytes (``invalid_encoding``) or control characters
+            (``control_character``); ``keep`` keeps them, with ``invalid_text`` true.
 
     Returns:
-        The clean frame (typed columns and ``source_file``) and the rejected frame.
+        The clean frame (typed columns and ``source_file``, plus ``invalid_text``
+        when kept) and the rejected frame.
     """
     marked = frame
     for name, (_raw, expression) in typed.items():
         marked = marked.withColumn(f"{_T}{name}", expression)
+    undecodable, control = _text_problems(raw_columns)
+    if invalid_text == "quarantine":
+        checks = [
+            *checks,
+            ("invalid_encoding", undecodable),
+            ("control_character", control),
+        ]
+    else:
+        marked = marked.withColumn(INVALID_TEXT, undecodable | control)
     reasons = F.array_compact(
         F.array(*[F.when(condition, F.lit(code)) for code, condition in checks])
     )
+    corrupt = F.col(CORRUPT_RECORD)
     marked = marked.withColumn(
         _REASONS,
         F.when(
-            F.col(CORRUPT_RECORD).isNotNull(), F.array(F.lit("wrong_field_count"))
+            corrupt.isNotNull(),
+            F.array_compact(
+                F.array(
+                    F.lit("wrong_field_count"),
+                    F.when(_odd_quotes(corrupt), F.lit("unbalanced_quote")),
+                )
+            ),
         ).otherwise(reasons),
     )
     if duplicate_key:
@@ -167,7 +253,9 @@ def _quarantine(
     # are parsed and shuffled once, not once per output; released when the run ends.
     marked = persist_for_run(marked)
     clean = marked.filter(F.size(_REASONS) == 0).select(
-        *[F.col(f"{_T}{name}").alias(name) for name in typed], SOURCE_FILE
+        *[F.col(f"{_T}{name}").alias(name) for name in typed],
+        SOURCE_FILE,
+        *([INVALID_TEXT] if invalid_text == "keep" else []),
     )
     rejected = marked.filter(F.size(_REASONS) > 0).select(
         *[F.col(c).cast("string") for c in raw_columns],
@@ -179,18 +267,23 @@ def _quarantine(
 
 
 def _missing_and_unparseable(
-    typed: dict[str, tuple[str, Column]], required: list[str]
+    typed: dict[str, tuple[str, Column]],
+    required: list[str],
+    numeric: set[str] | frozenset[str] = frozenset(),
 ) -> list[tuple[str, Column]]:
+    """``missing_<col>`` for blank required columns, ``nonfinite_<col>`` for numeric
+    columns holding NaN or infinity, ``unparseable_<col>`` for any other text that does
+    not parse."""
     checks: list[tuple[str, Column]] = []
     for name, (raw, _expr) in typed.items():
         if name in required:
             checks.append((f"missing_{name}", _blank(F.col(raw))))
-        checks.append(
-            (
-                f"unparseable_{name}",
-                ~_blank(F.col(raw)) & F.col(f"{_T}{name}").isNull(),
-            )
-        )
+        unparseable = ~_blank(F.col(raw)) & F.col(f"{_T}{name}").isNull()
+        if name in numeric:
+            nonfinite = _nonfinite(F.col(raw))
+            checks.append((f"nonfinite_{name}", nonfinite))
+            unparseable = unparseable & ~nonfinite
+        checks.append((f"unparseable_{name}", unparseable))
     return checks
 
 
@@ -280,14 +373,15 @@ def clean_events(
     Raises:
         HeaderMismatchError: A file's header is not the 9 expected columns.
     """
-    cfg: EventsParams = parse_params(params).events
+    all_params = parse_params(params)
+    cfg: EventsParams = all_params.events
     _check_exact_header(events_raw, cfg.columns, "Events")
     frame = events_raw.frame
     col = F.col
     typed: dict[str, tuple[str, Column]] = {
         "event_time": (
             "event_time",
-            _parse(col("event_time"), "timestamp", cfg.time_format),
+            event_time(col("event_time"), cfg.time_format)[0],
         ),
         "event_type": ("event_type", F.trim(col("event_type"))),
         "product_id": ("product_id", _parse(col("product_id"), "bigint")),
@@ -298,21 +392,30 @@ def clean_events(
         "user_id": ("user_id", _parse(col("user_id"), "bigint")),
         "user_session": ("user_session", F.trim(col("user_session"))),
     }
-    checks = _missing_and_unparseable(typed, cfg.required)
+    ids = ("product_id", "category_id", "user_id")
+    checks = _missing_and_unparseable(typed, cfg.required, {*ids, "price"})
+    checks += [(f"negative_{name}", col(f"{_T}{name}") < 0) for name in ids]
     checks += [
         (
             "unknown_event_type",
             ~_blank(col("event_type"))
             & ~F.trim(col("event_type")).isin(cfg.event_types),
         ),
-        ("nonpositive_price", col(f"{_T}price") <= 0),
+        # NaN > x is true in Spark SQL: NaN and -inf are nonfinite_price alone.
+        ("nonpositive_price", (col(f"{_T}price") <= 0) & ~_nonfinite(col("price"))),
+        (
+            "price_above_max",
+            (col(f"{_T}price") > cfg.price_max) & ~_nonfinite(col("price")),
+        ),
         (
             "event_time_out_of_range",
             (col(f"{_T}event_time") < F.lit(cfg.time_min))
             | (col(f"{_T}event_time") >= F.lit(cfg.time_max)),
         ),
     ]
-    clean, rejected = _quarantine(frame, cfg.columns, typed, checks, cfg.columns)
+    clean, rejected = _quarantine(
+        frame, cfg.columns, typed, checks, cfg.columns, all_params.invalid_text
+    )
     return clean, rejected
 
 
@@ -332,7 +435,8 @@ def clean_reviews(
     Raises:
         HeaderMismatchError: A file lacks a required column.
     """
-    cfg: ReviewsParams = parse_params(params).reviews
+    all_params = parse_params(params)
+    cfg: ReviewsParams = all_params.reviews
     frame = _mapped_frame(reviews_raw, cfg, "Reviews")
     col = F.col
     typed: dict[str, tuple[str, Column]] = {}
@@ -343,7 +447,8 @@ def clean_reviews(
             name,
             _parse(col(name), kind, fmt) if kind else F.trim(col(name)),
         )
-    checks = _missing_and_unparseable(typed, cfg.required)
+    numeric = {n for n in cfg.columns if REVIEW_TYPES.get(n) in _NUMERIC}
+    checks = _missing_and_unparseable(typed, cfg.required, numeric)
     checks += [
         (
             "rating_out_of_range",
@@ -357,11 +462,14 @@ def clean_reviews(
     checks = [c for c in checks if c is not None]
     # "missing_review_text" and "empty_review_text" would say the same thing twice.
     checks = [c for c in checks if c[0] != "missing_review_text"]
-    clean, rejected = _quarantine(frame, cfg.columns, typed, checks, cfg.columns)
+    clean, rejected = _quarantine(
+        frame, cfg.columns, typed, checks, cfg.columns, all_params.invalid_text
+    )
+    flag = [INVALID_TEXT] if all_params.invalid_text == "keep" else []
     clean = clean.withColumn(
         "review_id",
         F.xxhash64(SOURCE_FILE, *[F.col(c) for c in cfg.columns]),
-    ).select("review_id", *cfg.columns, SOURCE_FILE)
+    ).select("review_id", *cfg.columns, SOURCE_FILE, *flag)
     return clean, rejected
 
 
@@ -380,14 +488,18 @@ def clean_products(
     Raises:
         HeaderMismatchError: A file lacks a required column.
     """
-    cfg = parse_params(params).products
+    all_params = parse_params(params)
+    cfg = all_params.products
     frame = _mapped_frame(products_raw, cfg, "Products")
     typed: dict[str, tuple[str, Column]] = {}
     for name in cfg.columns:
         kind = PRODUCT_TYPES.get(name)
         typed[name] = (name, _parse(F.col(name), kind) if kind else F.trim(F.col(name)))
-    checks = _missing_and_unparseable(typed, cfg.required)
-    clean, rejected = _quarantine(frame, cfg.columns, typed, checks, cfg.columns)
+    numeric = {n for n in cfg.columns if PRODUCT_TYPES.get(n) in _NUMERIC}
+    checks = _missing_and_unparseable(typed, cfg.required, numeric)
+    clean, rejected = _quarantine(
+        frame, cfg.columns, typed, checks, cfg.columns, all_params.invalid_text
+    )
     # A second, different row for a product id already seen is quarantined too.
     window = Window.partitionBy("product_id").orderBy(SOURCE_FILE, *cfg.columns)
     ranked = clean.withColumn("_rank", F.row_number().over(window))
@@ -504,11 +616,32 @@ def _counts(frame: DataFrame, *by: str) -> list[tuple]:
     return [tuple(row) for row in frame.groupBy(*by).count().collect()]
 
 
+def _raw_counts(
+    raw: RawCsvFiles, flags: Mapping[str, Column]
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Rows per file, and per file how many raw rows each flag is true for."""
+    if raw.is_empty:
+        return {}, {}
+    sums = [F.sum(F.when(c, 1).otherwise(0)).alias(name) for name, c in flags.items()]
+    rows = raw.frame.groupBy(SOURCE_FILE).agg(F.count(F.lit(1)).alias("_n"), *sums)
+    rows_in, flagged = {}, {}
+    for row in rows.collect():
+        rows_in[row[SOURCE_FILE]] = row["_n"]
+        flagged[row[SOURCE_FILE]] = {name: int(row[name]) for name in flags}
+    return rows_in, flagged
+
+
 def _table_report(
-    raw: RawCsvFiles, clean: DataFrame, rejected: DataFrame
+    raw: RawCsvFiles,
+    clean: DataFrame,
+    rejected: DataFrame,
+    raw_flags: Mapping[str, Column] | None = None,
 ) -> dict[str, Any]:
-    rows_in = dict(_counts(raw.frame, SOURCE_FILE)) if not raw.is_empty else {}
+    rows_in, flagged = _raw_counts(raw, raw_flags or {})
     clean_by_file = dict(_counts(clean, SOURCE_FILE))
+    kept_invalid: dict[str, int] = {}
+    if INVALID_TEXT in clean.columns:
+        kept_invalid = dict(_counts(clean.filter(F.col(INVALID_TEXT)), SOURCE_FILE))
     reasons = rejected.select(
         SOURCE_FILE, F.explode(F.split(F.col(REASON), "; ")).alias("check")
     )
@@ -529,7 +662,10 @@ def _table_report(
             "rejected_by_check": dict(
                 sorted(checks_by_file.get(file_name, {}).items())
             ),
+            **flagged.get(file_name, {}),
         }
+        if INVALID_TEXT in clean.columns:
+            by_file[file_name]["invalid_text_kept"] = kept_invalid.get(file_name, 0)
     by_check: dict[str, int] = {}
     for per_file in checks_by_file.values():
         for check, count in per_file.items():
@@ -537,15 +673,32 @@ def _table_report(
     total_in = sum(rows_in.values())
     total_clean = sum(clean_by_file.values())
     total_rejected = sum(rejected_by_file.values())
+    notes = []
+    if by_check.get("unbalanced_quote") and not raw.multiline:
+        notes.append(
+            f"{by_check['unbalanced_quote']} line(s) hold an unbalanced quote. A "
+            "quoted field holding a line break splits its record into such lines, "
+            "each counted and rejected here; set `multiline: true` on the catalog "
+            "entry to read such records whole."
+        )
+    if kept_invalid:
+        notes.append(
+            f"{sum(kept_invalid.values())} clean row(s) hold undecodable bytes or "
+            f"control characters, kept with {INVALID_TEXT} = true (params "
+            "invalid_text: keep)."
+        )
     return {
         "source": raw.path,
-        "files": len(raw.headers),
+        "files": len(raw.headers) + len(raw.not_read),
+        "files_read": sorted(raw.headers),
+        "files_not_read": dict(sorted(raw.not_read.items())),
         "rows_in": total_in,
         "clean": total_clean,
         "rejected": total_rejected,
         "balanced": all(f["balanced"] for f in by_file.values()),
         "rejected_by_check": dict(sorted(by_check.items())),
         "by_file": by_file,
+        "notes": notes,
     }
 
 
@@ -562,6 +715,7 @@ def build_data_quality_report(
     mapping_raw: RawCsvFiles,
     mapping_clean: DataFrame,
     mapping_rejected: DataFrame,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Counts every raw row into clean or rejected, per table, file and check.
 
@@ -578,6 +732,8 @@ def build_data_quality_report(
         mapping_raw: Raw mapping file (may be absent).
         mapping_clean: Clean mapping.
         mapping_rejected: Rejected mapping rows.
+        params: ``params:data_processing`` (the event time format; defaults if
+            omitted).
 
     Returns:
         The report (JSON) and the same counts as MLflow metrics.
@@ -585,8 +741,15 @@ def build_data_quality_report(
     Raises:
         RuntimeError: Some file's rows_in differs from clean + rejected.
     """
+    fmt = parse_params(params).events.time_format if params else "yyyy-MM-dd HH:mm:ss"
+    zoneless = {}
+    if not events_raw.is_empty and "event_time" in events_raw.frame.columns:
+        zoneless = {"zoneless_event_time": event_time(F.col("event_time"), fmt)[1]}
     tables = {
-        "events": _table_report(events_raw, events_clean, events_rejected),
+        "events": {
+            **_table_report(events_raw, events_clean, events_rejected, zoneless),
+            "time_zone_rule": TIME_ZONE_RULE,
+        },
         "reviews": _table_report(reviews_raw, reviews_clean, reviews_rejected),
         "products": _table_report(products_raw, products_clean, products_rejected),
         "product_mapping": _table_report(mapping_raw, mapping_clean, mapping_rejected),

@@ -7,6 +7,7 @@ typo in ``parameters_data_processing.yml`` fails the run at once with the key's 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,6 +28,9 @@ class EventsParams(_Strict):
     time_format: str = "yyyy-MM-dd HH:mm:ss"
     time_min: datetime = datetime(2019, 1, 1)
     time_max: datetime = datetime(2031, 1, 1)
+    price_max: float = Field(
+        100_000.0, gt=0, description="Prices above it are quarantined (price_above_max)"
+    )
     required: list[str] = Field(
         default_factory=lambda: [
             "event_time",
@@ -85,6 +89,14 @@ class ReviewsParams(TableParams):
 class DataProcessingParams(_Strict):
     """All parameters of the pipeline (``params:data_processing``)."""
 
+    invalid_text: Literal["quarantine", "keep"] = Field(
+        "quarantine",
+        description=(
+            "Rows holding undecodable bytes (U+FFFD) or control characters: "
+            "quarantined (invalid_encoding, control_character), or kept in the clean "
+            "table with invalid_text = true; counted per file either way"
+        ),
+    )
     events: EventsParams = Field(default_factory=EventsParams)
     reviews: ReviewsParams
     products: TableParams

@@ -59,6 +59,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "product_mapping_raw",
                     "product_mapping_clean",
                     "product_mapping_rejected",
+                    "params:data_processing",
                 ],
                 outputs=["data_quality_report", "data_quality_metrics"],
                 name="build_data_quality_report_node",
