@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.context import KedroContext
@@ -20,6 +22,9 @@ from recsys_kedro.pipelines.fpgrowth.params import FpGrowthParams
 from recsys_kedro.pipelines.nlp.models import check_models
 from recsys_kedro.pipelines.nlp.params import NlpParams
 from recsys_kedro.pipelines.sessions.params import SessionsParams
+from recsys_kedro.run_lock import LOCK_FILE, RunLock
+
+logger = logging.getLogger(__name__)
 
 # Pipeline parameter key -> its typed model; checked before any node runs.
 PARAMETER_MODELS = {
@@ -80,3 +85,49 @@ class ParameterHooks:
                     ) from exc
         if "nlp" in parsed and "params:nlp" in pipeline.inputs():
             check_models(parsed["nlp"])
+
+
+class RunLockHooks:
+    """One run at a time per project folder (see :mod:`recsys_kedro.run_lock`)."""
+
+    def __init__(self) -> None:
+        self._lock: RunLock | None = None
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Takes the lock before any other hook starts anything (an MLflow run).
+
+        Raises:
+            RunLockedError: Another run of this project holds it.
+        """
+        lock = RunLock(Path(run_params["project_path"]) / LOCK_FILE)
+        try:
+            lock.acquire(
+                pipelines=run_params.get("pipeline_names"),
+                env=run_params.get("env"),
+                run_id=run_params.get("run_id"),
+            )
+        except (PermissionError, OSError) as exc:  # read-only folder (a Databricks repo)
+            logger.warning(
+                "Cannot take the run lock %s (%s): concurrent runs are not guarded on "
+                "this machine.",
+                lock.path,
+                exc,
+            )
+            return
+        self._lock = lock
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Releases the lock."""
+        self._release()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        """Releases it when the run fails too."""
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

@@ -1,9 +1,9 @@
 """Project settings: hooks, configuration loader and its file patterns."""
 
 from recsys_kedro.config_loader import ProjectConfigLoader
-from recsys_kedro.hooks import ParameterHooks, SparkHooks
+from recsys_kedro.hooks import ParameterHooks, RunLockHooks, SparkHooks
 
-HOOKS = (SparkHooks(), ParameterHooks())
+HOOKS = (RunLockHooks(), SparkHooks(), ParameterHooks())
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -22,10 +22,6 @@ DataFrames and picks the engine per session:
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-import uuid
-from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -37,6 +33,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from recsys_kedro.datasets import object_store
+from recsys_kedro.datasets.staging import staging_folder
 from recsys_kedro.spark_session import get_spark, has_delta_support
 
 logger = logging.getLogger(__name__)
@@ -106,7 +103,8 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
             storage_options: Options for delta-rs object-store access.
             credentials: Merged into ``storage_options`` (from ``credentials.yml``).
             staging_dir: Where Spark stages parquet for a delta-rs write (default:
-                the system temporary folder).
+                the system temporary folder); see
+                :mod:`recsys_kedro.datasets.staging` for what a killed run leaves.
             metadata: Free-form metadata (kedro-viz reads ``kedro-viz.layer``).
         """
         if engine not in ("auto", "spark", "delta-rs"):
@@ -249,11 +247,8 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
         self._check_bucket()
         arrow_schema = to_arrow_schema(data.schema, timezone="UTC")
         self._check_schema(arrow_schema)
-        staging = (
-            Path(tempfile.mkdtemp(prefix="delta-staging-", dir=self._staging_dir))
-            / uuid.uuid4().hex
-        )
-        try:
+        with staging_folder("delta", self._staging_dir) as folder:
+            staging = folder / "parquet"
             data.write.mode("error").parquet(str(staging))
             batch_rows = int(self._save_args["batch_rows"])
             files = pads.dataset(str(staging), format="parquet", schema=arrow_schema)
@@ -269,8 +264,6 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
                 storage_options=self._storage_options or None,
                 writer_properties=WriterProperties(max_row_group_size=batch_rows),
             )
-        finally:
-            shutil.rmtree(staging.parent, ignore_errors=True)
         logger.info(
             "Wrote Delta table %s (version %d) with delta-rs",
             self._filepath,

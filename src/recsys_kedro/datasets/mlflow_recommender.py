@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import mlflow
 from kedro.io import AbstractDataset, DatasetError
 
 from recsys_kedro.datasets.pyfunc_logging import log_pyfunc_model
+from recsys_kedro.datasets.staging import staging_folder
 from recsys_kedro.pipelines.cf.model import RecommenderModel
 
 logger = logging.getLogger(__name__)
@@ -79,8 +77,7 @@ class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
         Args:
             data: A ``RecommenderBundle``.
         """
-        staging = Path(tempfile.mkdtemp(prefix="cf-model-", dir=self._staging_dir))
-        try:
+        with staging_folder("cf-model", self._staging_dir) as staging:
             artifacts = {}
             for key in ("neighbours", "popular", "user_recommendations"):
                 target = staging / key
@@ -96,8 +93,6 @@ class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
                 requirements=_REQUIREMENTS,
                 registered_model_name=self._registered,
             )
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         logger.info("Logged the recommender as %s", self._last_uri)
 
     def load(self) -> Any:

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -33,6 +30,7 @@ from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import Array
 
 from recsys_kedro.datasets.pyfunc_logging import log_pyfunc_model
+from recsys_kedro.datasets.staging import staging_folder
 from recsys_kedro.next_item.model import SessionModel
 from recsys_kedro.next_item.serving import SessionRecommenderModel
 from recsys_kedro.next_item.storage import save_session_model
@@ -121,8 +119,7 @@ class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
         Args:
             data: The fitted model.
         """
-        staging = Path(tempfile.mkdtemp(prefix="session-model-"))
-        try:
+        with staging_folder("session-model") as staging:
             save_session_model(data, staging / "session_model")
             serving = staging / "serving.json"
             serving.write_text(json.dumps({"top_n": self._top_n}))
@@ -137,8 +134,6 @@ class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
                 registered_model_name=self._registered,
                 signature=_signature(self._top_n),
             )
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         self._last = data
         logger.info("Logged the session recommender as %s", self._last_uri)
 

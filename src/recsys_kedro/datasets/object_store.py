@@ -17,13 +17,11 @@ them not given comes from the environment variable of the same name.
 
 from __future__ import annotations
 
-import atexit
 import fnmatch
 import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Mapping
 from functools import cache
@@ -33,6 +31,8 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 from pyspark.sql import SparkSession
+
+from recsys_kedro.datasets.staging import process_folder
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +298,5 @@ def _download_once(
 
 @cache
 def _staging_root() -> Path:
-    """One folder per process, removed when it exits."""
-    root = Path(tempfile.mkdtemp(prefix="recsys-s3-stage-"))
-    atexit.register(shutil.rmtree, root, True)
-    return root
+    """One folder per process, removed when it exits (or by a later run)."""
+    return process_folder("s3-objects")
