@@ -551,3 +551,42 @@ def _check_sessions(project: Path, metrics: dict[str, float]) -> None:
     }
     mine = recs[recs["user_session"] == session["user_session"]].sort_values("rank")
     assert served == mine["product_id"].tolist()
+
+
+def test_one_day_of_real_events_still_gets_recommendations(
+    project: Path, real_raw_dir: Path
+):
+    """A day of logs is shorter than time_split.test_days: the window shrinks by the
+    documented rule (the last 20% of the events' span) and every pipeline runs."""
+    events = real_raw_dir / "events"
+    header, *rows = (events / "2019-Oct.csv").read_text().splitlines()
+    day = [r for r in rows if r.startswith("2019-10-02 ")]
+    for path in events.iterdir():
+        path.unlink()
+    (events / "2019-10-02.csv").write_text("\n".join([header, *day]) + "\n")
+    result = _kedro(
+        project,
+        "run",
+        "--pipelines=data_processing,cf,fpgrowth,sessions",
+        f"--params=raw_dir={real_raw_dir}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+    assert "SplitError" not in output
+    # one warning per split node (cf, fpgrowth, sessions)
+    assert output.count("Evaluation window shrunk") == 3
+
+    out = project / "data" / "07_model_output"
+    users = DeltaTable(str(out / "user_recommendations")).to_pandas()
+    clean = DeltaTable(
+        str(project / "data" / "02_intermediate" / "events_clean")
+    ).to_pandas()
+    assert set(users["user_id"]) == set(clean["user_id"])
+    assert len(DeltaTable(str(out / "session_recommendations")).to_pandas()) > 0
+    reports = project / "data" / "08_reporting"
+    for name in ("cf_evaluation.csv", "sessions_evaluation.csv"):
+        assert len(pd.read_csv(reports / name)) > 0, name
+    with sqlite3.connect(project / "mlflow.db") as db:
+        tags = dict(db.execute("select key, value from tags").fetchall())
+    assert tags["evaluation_window"] == "shrunk"
+    assert "the test period is their last 20%" in tags["evaluation_window_rule"]

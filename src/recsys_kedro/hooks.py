@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import mlflow
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
@@ -107,7 +108,10 @@ class RunLockHooks:
                 env=run_params.get("env"),
                 run_id=run_params.get("run_id"),
             )
-        except (PermissionError, OSError) as exc:  # read-only folder (a Databricks repo)
+        except (
+            PermissionError,
+            OSError,
+        ) as exc:  # read-only folder (a Databricks repo)
             logger.warning(
                 "Cannot take the run lock %s (%s): concurrent runs are not guarded on "
                 "this machine.",
@@ -131,3 +135,22 @@ class RunLockHooks:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+class EvaluationWindowHooks:
+    """Tags the MLflow run when a time split shrank its window for short data (see
+    :mod:`recsys_kedro.evaluation.split`)."""
+
+    @hook_impl
+    def after_node_run(self, outputs: dict[str, Any]) -> None:
+        """Sets ``evaluation_window`` (and its rule) from a split's description."""
+        for value in outputs.values():
+            if not isinstance(value, dict) or value.get("window") != "shrunk":
+                continue
+            if mlflow.active_run() is not None:
+                mlflow.set_tags(
+                    {
+                        "evaluation_window": "shrunk",
+                        "evaluation_window_rule": value["rule"],
+                    }
+                )

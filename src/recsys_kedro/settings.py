@@ -1,9 +1,14 @@
 """Project settings: hooks, configuration loader and its file patterns."""
 
 from recsys_kedro.config_loader import ProjectConfigLoader
-from recsys_kedro.hooks import ParameterHooks, RunLockHooks, SparkHooks
+from recsys_kedro.hooks import (
+    EvaluationWindowHooks,
+    ParameterHooks,
+    RunLockHooks,
+    SparkHooks,
+)
 
-HOOKS = (RunLockHooks(), SparkHooks(), ParameterHooks())
+HOOKS = (RunLockHooks(), SparkHooks(), ParameterHooks(), EvaluationWindowHooks())
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {

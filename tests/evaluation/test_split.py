@@ -20,8 +20,38 @@ def test_split_is_one_global_cut_off(events):
     assert sorted(r.product_id for r in train.collect()) == [10, 20]
     assert [r.user_id for r in test.collect()] == [2, 2]
     assert info["train"] == 2 and info["test"] == 2
+    assert info["window"] == "configured"
+
+
+def test_data_shorter_than_the_window_shrinks_it_by_the_documented_rule(events, caplog):
+    rows = [
+        (1, 10, "view", 0),
+        (1, 20, "view", 50),
+        (2, 10, "view", 65),
+        (2, 20, "view", 70),
+    ]
+    # 70 days of events, test_days 100: the test period is the last 20% = 14 days,
+    # so the cut-off is day 56: days 0 and 50 train, 65 and 70 test.
+    train, test, info = split_events_by_time(events(rows), {"test_days": 100})
+    assert sorted(r.product_id for r in train.collect()) == [10, 20]
+    assert sorted(r.user_id for r in test.collect()) == [2, 2]
+    assert info["window"] == "shrunk" and info["test_days"] == pytest.approx(14.0)
+    assert info["configured_test_days"] == 100
+    assert info["cutoff"] == "2020-02-26 00:00:00"
+    assert "Evaluation window shrunk" in caplog.text
+
+    half = {"test_days": 100, "short_data_test_share": 0.5}  # cut-off day 35
+    train, test, info = split_events_by_time(events(rows), half)
+    assert (info["train"], info["test"]) == (1, 3)
+
+    # An explicit cut-off is the user's choice: outside the events it is an error.
     with pytest.raises(SplitError, match="leaves 0 training"):
-        split_events_by_time(events(rows), {"test_days": 100})
+        split_events_by_time(
+            events(rows), {"cutoff": datetime(2019, 1, 1), "test_days": 10}
+        )
+    # Events at one instant have no span to split.
+    with pytest.raises(SplitError, match="leaves 0 training"):
+        split_events_by_time(events([(1, 10, "view", 3), (2, 20, "view", 3)]), {})
 
 
 def test_explicit_cutoff_and_empty_events(events):

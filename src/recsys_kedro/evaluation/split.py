@@ -2,6 +2,14 @@
 
 cf and fpgrowth are evaluated on the same split: everything before the cut-off trains a
 model, the ``test_days`` from it test it, so no test event informs any model.
+
+Data shorter than the window (a few days of logs, ``test_days`` 30) would leave nothing
+to train on. Then, unless ``cutoff`` is set, the window shrinks by one documented rule:
+the test period becomes the last ``short_data_test_share`` of the events' time span
+(one day of logs: the last 4.8 hours by default), with one warning, and the split's
+description says so (``window: shrunk``; the MLflow run gets the tag
+``evaluation_window``). Every pipeline still fits, recommends and evaluates. Only data
+whose events all share one instant cannot be split at all.
 """
 
 from __future__ import annotations
@@ -28,6 +36,15 @@ class TimeSplitParams(BaseModel):
         description="First instant of the test period; null: last event - test_days.",
     )
     test_days: float = Field(30.0, gt=0)
+    short_data_test_share: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description=(
+            "With cutoff null and events spanning no more than test_days, the test "
+            "period is this share of their span."
+        ),
+    )
 
 
 class SplitError(ValueError):
@@ -41,7 +58,8 @@ def split_events_by_time(
 
     Events before the cut-off train; the ``test_days`` from it (end included) test. By
     default the cut-off is ``test_days`` before the last event, so the test period ends
-    with it.
+    with it. Where the events span no more than ``test_days`` (and ``cutoff`` is not
+    set), the test period is the last ``short_data_test_share`` of their span instead.
 
     Args:
         events: ``events_clean``.
@@ -51,14 +69,35 @@ def split_events_by_time(
         Train events, test events and a description of the split.
 
     Raises:
-        SplitError: Either side of the cut-off is empty.
+        SplitError: Either side of the cut-off is empty: a ``cutoff`` outside the
+            events, or events that all share one instant.
     """
     cfg = TimeSplitParams.model_validate(params)
     bounds = events.agg(F.min("event_time"), F.max("event_time")).first()
     if bounds[0] is None:
         raise SplitError("events_clean is empty: nothing to split for evaluation")
-    cutoff = cfg.cutoff or (bounds[1] - timedelta(days=cfg.test_days))
-    end = cutoff + timedelta(days=cfg.test_days)
+    window = {"window": "configured", "test_days": cfg.test_days}
+    test_period = timedelta(days=cfg.test_days)
+    span = bounds[1] - bounds[0]
+    if cfg.cutoff is None and span <= test_period:
+        test_period = span * cfg.short_data_test_share
+        window = {
+            "window": "shrunk",
+            "test_days": test_period.total_seconds() / 86_400,
+            "configured_test_days": cfg.test_days,
+            "rule": (
+                f"the events span {span}, no more than test_days ({cfg.test_days}): "
+                f"the test period is their last {cfg.short_data_test_share:.0%}"
+            ),
+        }
+        logger.warning(
+            "Evaluation window shrunk: %s, %s from %s.",
+            window["rule"],
+            test_period,
+            bounds[1] - test_period,
+        )
+    cutoff = cfg.cutoff or (bounds[1] - test_period)
+    end = cutoff + test_period
     train = events.where(F.col("event_time") < F.lit(cutoff))
     test = events.where(
         (F.col("event_time") >= F.lit(cutoff)) & (F.col("event_time") <= F.lit(end))
@@ -80,5 +119,11 @@ def split_events_by_time(
     return (
         train,
         test,
-        {"cutoff": str(cutoff), "test_end": str(end), "train": n_train, "test": n_test},
+        {
+            "cutoff": str(cutoff),
+            "test_end": str(end),
+            "train": n_train,
+            "test": n_test,
+            **window,
+        },
     )

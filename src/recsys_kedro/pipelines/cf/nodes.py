@@ -299,8 +299,17 @@ def item_similarities(
         key="product_id",
         item="rec_product_id",
         forbid_self=True,
+        allow_empty=True,
     )
-    q = neighbours.approxQuantile("score", [0.1, 0.5, 0.9], 0.001)
+    if rows == 0:
+        logger.warning(
+            "No two of the %d products share a %s with a positive weight: the "
+            "neighbour table is empty (short data?); recommendations fall back to "
+            "popular products.",
+            n_products,
+            cfg.row,
+        )
+    q = neighbours.approxQuantile("score", [0.1, 0.5, 0.9], 0.001) or [float("nan")] * 3
     summary = neighbours.agg(
         F.avg("score").alias("mean"),
         F.countDistinct("product_id").alias("with_neighbours"),
@@ -310,7 +319,7 @@ def item_similarities(
     stats = {
         "neighbour_rows": float(rows),
         "similarity_blocks": float(n_blocks),
-        "score_mean": float(summary["mean"]),
+        "score_mean": float("nan") if rows == 0 else float(summary["mean"]),
         "score_p10": q[0],
         "score_p50": q[1],
         "score_p90": q[2],

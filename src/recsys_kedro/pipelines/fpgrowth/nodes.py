@@ -313,13 +313,19 @@ def hybrid_recommendations(
         .where(F.col("rank") <= cfg.hybrid_top_n)
         .select("product_id", "rank", "rec_product_id", "score", "source")
     )
-    check_recommendations(
+    rows = check_recommendations(
         ranked,
         "hybrid_recommendations",
         key="product_id",
         item="rec_product_id",
         forbid_self=True,
+        allow_empty=True,
     )
+    if rows == 0:
+        logger.warning(
+            "hybrid_recommendations is empty: no association rule and no cf neighbour "
+            "with a positive score (short data?)."
+        )
     return ranked
 
 
