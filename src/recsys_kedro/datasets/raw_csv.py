@@ -227,6 +227,8 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
                 path, "rb", compression="infer", **self._storage_options
             ) as handle:  # only the first line is read (decompressed if need be)
                 line = handle.readline()
+        # Spark ends a line at \n, \r\n or a lone \r; so does the header here.
+        line = line.split(b"\r", 1)[0]
         try:
             first = line.decode(self._encoding).lstrip("\ufeff")
         except UnicodeDecodeError as exc:
