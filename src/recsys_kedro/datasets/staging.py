@@ -73,6 +73,8 @@ def sweep(base: str | os.PathLike | None = None) -> list[Path]:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # its process is alive and using it
+            except OSError:
+                continue  # no flock on this filesystem: whose it is cannot be told
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     if removed:
@@ -90,7 +92,15 @@ def _claim(prefix: str, base: str | os.PathLike | None) -> tuple[Path, IO[str]]:
         tempfile.mkdtemp(prefix=f"{prefix}-{os.getpid()}-", dir=staging_root(base))
     )
     handle = open(folder / OWNER, "w")  # noqa: SIM115 - the lock lives as long as it
-    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError as exc:  # a filesystem without flock (some FUSE mounts)
+        logger.warning(
+            "Cannot lock %s (%s): a kill -9 of this run would leave this staging "
+            "folder behind.",
+            folder,
+            exc,
+        )
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return folder, handle
