@@ -4,7 +4,7 @@ kedro-mlflow's ``MlflowModelTrackingDataset`` pickles an in-memory model object.
 recommender's per-user table grows with the users, so it must go from Spark to files
 without passing through the driver: this dataset has Spark write the tables as parquet
 into a staging folder, then logs them as the artifacts of a pyfunc model
-(:class:`recsys_kedro.pipelines.cf.model.RecommenderModel`, with this package as its
+(:class:`recsys_kedro.recommend.cf_model.RecommenderModel`, with this package as its
 code) in the active run, and registers it under ``registered_model_name``.
 
 Example catalog entry::
@@ -26,7 +26,7 @@ from kedro.io import AbstractDataset, DatasetError
 
 from recsys_kedro.datasets.pyfunc_logging import log_pyfunc_model
 from recsys_kedro.datasets.staging import staging_folder
-from recsys_kedro.pipelines.cf.model import RecommenderModel
+from recsys_kedro.recommend.cf_model import RecommenderModel
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from recsys_kedro.pipelines.cf.nodes import (
     product_recommendations_wide,
     recommend_for_users,
 )
-from recsys_kedro.pipelines.cf.quality import (
+from recsys_kedro.recommend.quality import (
     RecommendationQualityError,
     check_recommendations,
 )

@@ -20,7 +20,7 @@ from recsys_kedro.pipelines.engagement.nodes import (
 )
 from recsys_kedro.pipelines.engagement.params import parse_params
 from recsys_kedro.pipelines.feature_engineering.nodes import engagement_levels
-from recsys_kedro.pipelines.feature_engineering.params import level_names
+from recsys_kedro.recommend.levels import level_names
 
 T0 = datetime(2020, 1, 1, 10, 0, 0)
 DAY = 86_400
@@ -263,7 +263,7 @@ def test_bad_parameters_are_named():
 
 
 def test_level_names_follow_the_parameters():
-    assert level_names(FE_PARAMS) == {
+    assert level_names(FE_PARAMS.get("engagement_levels")) == {
         0: "view",
         1: "cart",
         2: "remove_from_cart",

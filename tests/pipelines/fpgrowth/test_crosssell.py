@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from recsys_kedro.pipelines.cf.scoring import NeighbourIndex
 from recsys_kedro.pipelines.fpgrowth.crosssell import (
     RuleIndex,
     recommend_by_rules,
     recommend_hybrid,
 )
+from recsys_kedro.recommend.scoring import NeighbourIndex
 
 RULES = RuleIndex.from_frame(
     pd.DataFrame(

@@ -1,8 +1,7 @@
 """Item-item cosine collaborative filtering.
 
-``create_pipeline`` is imported on first use only, so the served MLflow model (which
-imports :mod:`recsys_kedro.pipelines.cf.model` and ``scoring``) and the benchmarks (the
-``similarity`` kernel) do not pull in Spark.
+``create_pipeline`` is imported on first use only, so the benchmarks (the ``similarity``
+kernel) do not pull in Spark. The served model is :mod:`recsys_kedro.recommend.cf_model`.
 """
 
 from __future__ import annotations

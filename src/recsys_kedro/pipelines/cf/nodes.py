@@ -24,13 +24,13 @@ from pyspark.sql import types as T
 
 from recsys_kedro.evaluation import ranking_metrics
 from recsys_kedro.pipelines.cf.params import CfParams, parse_params
-from recsys_kedro.pipelines.cf.quality import check_recommendations
-from recsys_kedro.pipelines.cf.scoring import (
+from recsys_kedro.pipelines.cf.similarity import NEIGHBOUR_COLUMNS, block_neighbours
+from recsys_kedro.recommend.quality import check_recommendations
+from recsys_kedro.recommend.scoring import (
     NeighbourIndex,
     Popularity,
     recommend_batch,
 )
-from recsys_kedro.pipelines.cf.similarity import NEIGHBOUR_COLUMNS, block_neighbours
 from recsys_kedro.spark_session import broadcast_value, get_spark, persist_for_run
 
 logger = logging.getLogger(__name__)

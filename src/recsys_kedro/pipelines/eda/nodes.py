@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from recsys_kedro.pipelines.eda.params import parse_params
-from recsys_kedro.pipelines.feature_engineering.params import level_names
+from recsys_kedro.recommend.levels import level_names
 
 Caption = dict[str, str]
 BINS_PER_DECADE = 10
@@ -234,7 +234,7 @@ def event_funnel(
     Returns:
         The figure and its caption.
     """
-    types = list(level_names(fe_params).values())
+    types = list(level_names(fe_params.get("engagement_levels")).values())
     per_type = {
         r["event_type"]: int(r["count"])
         for r in events_engagement.groupBy("event_type").count().collect()
@@ -303,7 +303,7 @@ def engagement_over_time(
     Returns:
         The figure and its caption.
     """
-    names = level_names(fe_params)
+    names = level_names(fe_params.get("engagement_levels"))
     daily = (
         events_engagement.groupBy(
             F.to_date("event_time").alias("day"), "engagement_level"

@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from recsys_kedro.datasets.mlflow_spark_model import SparkModelWithExample
 from recsys_kedro.evaluation import classification_metrics
 from recsys_kedro.pipelines.engagement.params import parse_params
-from recsys_kedro.pipelines.feature_engineering.params import level_names
+from recsys_kedro.recommend.levels import level_names
 
 logger = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ def evaluate_engagement_model(
         MLflow metrics, the evaluation table (one row per model: accuracy, macro-F1,
         per-class precision and recall) and the confusion table (true x predicted).
     """
-    names = level_names(fe_params)
+    names = level_names(fe_params.get("engagement_levels"))
     classes = [names[k] for k in sorted(names)]
     scored = engagement_model.transform(engagement_test)
     confusion_rows = (

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-EVENT_TYPES = ("view", "cart", "remove_from_cart", "purchase")
+from recsys_kedro.recommend.levels import DEFAULT_LEVELS, EVENT_TYPES
 
 
 class _Strict(BaseModel):
@@ -52,12 +52,7 @@ class FeatureEngineeringParams(_Strict):
     """Engagement levels, matcher and scaling."""
 
     engagement_levels: dict[str, int] = Field(
-        default_factory=lambda: {
-            "view": 0,
-            "cart": 1,
-            "remove_from_cart": 2,
-            "purchase": 3,
-        }
+        default_factory=lambda: dict(DEFAULT_LEVELS)
     )
     matcher: MatcherParams = Field(default_factory=MatcherParams)
     scaling: Literal["standard", "minmax"] = "standard"
@@ -84,18 +79,3 @@ def parse_params(
     if isinstance(params, FeatureEngineeringParams):
         return params
     return FeatureEngineeringParams.model_validate(params)
-
-
-def level_names(fe_params: Mapping[str, Any]) -> dict[int, str]:
-    """Engagement level -> readable name (event types sharing a level joined by '+').
-
-    Args:
-        fe_params: ``params:feature_engineering``.
-
-    Returns:
-        E.g. ``{0: "view", 1: "cart", 2: "remove_from_cart", 3: "purchase"}``.
-    """
-    names: dict[int, list[str]] = {}
-    for event_type, level in parse_params(fe_params).engagement_levels.items():
-        names.setdefault(level, []).append(event_type)
-    return {level: "+".join(types) for level, types in sorted(names.items())}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys_kedro.pipelines.cf.scoring import NeighbourIndex, Popularity, recommend
+from recsys_kedro.recommend.scoring import NeighbourIndex, Popularity, recommend
 
 _NO_POPULAR = Popularity(np.zeros(0, dtype=np.int64), np.zeros(0))
 

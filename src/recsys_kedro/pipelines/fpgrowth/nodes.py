@@ -23,8 +23,6 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from recsys_kedro.evaluation import ranking_metrics
-from recsys_kedro.pipelines.cf.quality import check_recommendations
-from recsys_kedro.pipelines.cf.scoring import NeighbourIndex, Popularity
 from recsys_kedro.pipelines.fpgrowth.crosssell import (
     RuleIndex,
     cf_scores,
@@ -32,6 +30,8 @@ from recsys_kedro.pipelines.fpgrowth.crosssell import (
     recommend_hybrid,
 )
 from recsys_kedro.pipelines.fpgrowth.params import parse_params
+from recsys_kedro.recommend.quality import check_recommendations
+from recsys_kedro.recommend.scoring import NeighbourIndex, Popularity
 from recsys_kedro.spark_session import broadcast_value, persist_for_run
 
 logger = logging.getLogger(__name__)

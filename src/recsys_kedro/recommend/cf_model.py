@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from recsys_kedro.pipelines.cf.scoring import (
+from recsys_kedro.recommend.scoring import (
     SOURCE_CF,
     SOURCE_POPULAR,
     NeighbourIndex,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_kedro.pipelines.cf.scoring import (
+from recsys_kedro.recommend.scoring import (
     NeighbourIndex,
     Popularity,
     recommend,
