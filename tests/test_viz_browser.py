@@ -71,7 +71,8 @@ def _chromium(url: str, *args: str, profile: Path) -> str:
 
 @pytest.mark.skipif(
     CHROMIUM is None,
-    reason="Debian's chromium is not installed (`make test` installs it with apt-get)",
+    reason="Debian's chromium is not installed: `make test` as root installs it, or "
+    "`sudo apt-get install chromium`",
 )
 def test_the_lineage_renders_in_chromium(project: Path, tmp_path: Path):
     result = _kedro(project, "viz", "build", timeout=300)

@@ -11,34 +11,11 @@ from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
 from recsys_kedro import spark_session
-from recsys_kedro.evaluation import TimeSplitParams
-from recsys_kedro.pipelines.cf.params import CfParams
-from recsys_kedro.pipelines.data_processing.params import DataProcessingParams
-from recsys_kedro.pipelines.eda.params import EdaParams
-from recsys_kedro.pipelines.engagement.params import EngagementParams
-from recsys_kedro.pipelines.feature_engineering.params import (
-    FeatureEngineeringParams,
-)
-from recsys_kedro.pipelines.fpgrowth.params import FpGrowthParams
+from recsys_kedro.parameters import parameter_models
 from recsys_kedro.pipelines.nlp.models import check_models
-from recsys_kedro.pipelines.nlp.params import NlpParams
-from recsys_kedro.pipelines.sessions.params import SessionsParams
 from recsys_kedro.run_lock import LOCK_FILE, RunLock
 
 logger = logging.getLogger(__name__)
-
-# Pipeline parameter key -> its typed model; checked before any node runs.
-PARAMETER_MODELS = {
-    "data_processing": DataProcessingParams,
-    "cf": CfParams,
-    "fpgrowth": FpGrowthParams,
-    "feature_engineering": FeatureEngineeringParams,
-    "nlp": NlpParams,
-    "engagement": EngagementParams,
-    "eda": EdaParams,
-    "sessions": SessionsParams,
-    "time_split": TimeSplitParams,
-}
 
 
 class SparkHooks:
@@ -76,7 +53,7 @@ class ParameterHooks:
         installed (checked without loading any weights)."""
         params = catalog.load("parameters")
         parsed = {}
-        for key, model in PARAMETER_MODELS.items():
+        for key, model in parameter_models().items():
             if key in params:
                 try:
                     parsed[key] = model.model_validate(params[key])

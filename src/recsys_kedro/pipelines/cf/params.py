@@ -92,3 +92,7 @@ def parse_params(params: Mapping[str, Any] | CfParams) -> CfParams:
         The typed parameters.
     """
     return params if isinstance(params, CfParams) else CfParams.model_validate(params)
+
+
+# The model of `params:cf`, found by recsys_kedro.parameters (no hand-kept list).
+MODEL = CfParams

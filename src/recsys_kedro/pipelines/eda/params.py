@@ -34,3 +34,7 @@ def parse_params(params: Mapping[str, Any] | EdaParams) -> EdaParams:
     if isinstance(params, EdaParams):
         return params
     return EdaParams.model_validate(params)
+
+
+# The model of `params:eda`, found by recsys_kedro.parameters (no hand-kept list).
+MODEL = EdaParams

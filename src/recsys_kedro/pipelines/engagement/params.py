@@ -64,3 +64,7 @@ def parse_params(params: Mapping[str, Any] | EngagementParams) -> EngagementPara
     if isinstance(params, EngagementParams):
         return params
     return EngagementParams.model_validate(params)
+
+
+# The model of `params:engagement`, found by recsys_kedro.parameters (no hand-kept list).
+MODEL = EngagementParams

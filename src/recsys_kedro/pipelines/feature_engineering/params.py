@@ -79,3 +79,7 @@ def parse_params(
     if isinstance(params, FeatureEngineeringParams):
         return params
     return FeatureEngineeringParams.model_validate(params)
+
+
+# The model of `params:feature_engineering`, found by recsys_kedro.parameters (no hand-kept list).
+MODEL = FeatureEngineeringParams

@@ -70,3 +70,7 @@ def parse_params(params: Mapping[str, Any] | FpGrowthParams) -> FpGrowthParams:
     if isinstance(params, FpGrowthParams):
         return params
     return FpGrowthParams.model_validate(params)
+
+
+# The model of `params:fpgrowth`, found by recsys_kedro.parameters (no hand-kept list).
+MODEL = FpGrowthParams

@@ -165,3 +165,7 @@ def parse_params(params: Mapping[str, Any] | NlpParams) -> NlpParams:
     if isinstance(params, NlpParams):
         return params
     return NlpParams.model_validate(params)
+
+
+# The model of `params:nlp`, found by recsys_kedro.parameters (no hand-kept list).
+MODEL = NlpParams

@@ -71,3 +71,7 @@ def parse_params(params: Mapping[str, Any] | SessionsParams) -> SessionsParams:
     if isinstance(params, SessionsParams):
         return params
     return SessionsParams.model_validate(dict(params))
+
+
+# The model of `params:sessions`, found by recsys_kedro.parameters (no hand-kept list).
+MODEL = SessionsParams
