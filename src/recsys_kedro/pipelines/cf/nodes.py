@@ -379,17 +379,20 @@ def popular_products(interactions: DataFrame, params: Mapping[str, Any]) -> Data
     """
     cfg = parse_params(params)
     totals = interactions.groupBy("product_id").agg(F.sum("weight").alias("total"))
-    order = Window.orderBy(F.col("total").desc(), "product_id")
+    # At most popular_pool rows (a parameter, not the data's size) reach the driver: a
+    # window over them would move them to one partition anyway, with Spark's warning.
     top = (
         totals.orderBy(F.col("total").desc(), "product_id")
         .limit(cfg.popular_pool)
-        .withColumn("rank", F.row_number().over(order).cast("int"))
+        .collect()
     )
-    best = F.max("total").over(Window.partitionBy())
-    return top.select(
-        F.col("product_id").cast("bigint"),
-        "rank",
-        (F.col("total") / best).cast("double").alias("score"),
+    best = top[0]["total"] if top else 1.0
+    return get_spark().createDataFrame(
+        [
+            (int(row["product_id"]), rank, float(row["total"] / best))
+            for rank, row in enumerate(top, start=1)
+        ],
+        "product_id bigint, rank int, score double",
     )
 
 

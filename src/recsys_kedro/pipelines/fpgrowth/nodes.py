@@ -150,6 +150,9 @@ def mine_rules(
     """
     start = time.perf_counter()
     cfg = parse_params(params)
+    # Cached here, so FPGrowth's passes read memory (and it does not warn that its input
+    # is not cached); released when the run ends.
+    baskets = persist_for_run(baskets.select("items"))
     n = baskets.count()
     if n == 0:
         raise BasketError("No basket left to mine (all over fpgrowth.max_basket_size?)")
