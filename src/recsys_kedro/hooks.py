@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import mlflow
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.pipeline import Node
 
 from recsys_kedro import spark_session
 from recsys_kedro.parameters import parameter_models
@@ -131,3 +133,42 @@ class EvaluationWindowHooks:
                         "evaluation_window_rule": value["rule"],
                     }
                 )
+
+
+class NodeTimingHooks:
+    """Wall time of every node, from its start to the save of its last output (a Spark
+    node's work mostly happens when its lazy outputs are saved), logged once per node to
+    MLflow as ``node_seconds.<node name>`` and to the log."""
+
+    def __init__(self) -> None:
+        self._start: dict[str, float] = {}
+        self._pending: dict[str, set[str]] = {}
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        """Starts the node's clock."""
+        self._start[node.name] = time.perf_counter()
+        self._pending[node.name] = set(node.outputs)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, node: Node) -> None:
+        """Stops it when the node's last output is saved."""
+        pending = self._pending.get(node.name)
+        if pending is None:
+            return
+        pending.discard(dataset_name)
+        if not pending:
+            self._record(node.name)
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        """A node without outputs stops its clock when it returns."""
+        if not node.outputs:
+            self._record(node.name)
+
+    def _record(self, name: str) -> None:
+        seconds = time.perf_counter() - self._start.pop(name)
+        self._pending.pop(name, None)
+        logger.info("Node %s took %.1f s (outputs saved)", name, seconds)
+        if mlflow.active_run() is not None:
+            mlflow.log_metric(f"node_seconds.{name}", seconds)

@@ -3,12 +3,19 @@
 from recsys_kedro.config_loader import ProjectConfigLoader
 from recsys_kedro.hooks import (
     EvaluationWindowHooks,
+    NodeTimingHooks,
     ParameterHooks,
     RunLockHooks,
     SparkHooks,
 )
 
-HOOKS = (RunLockHooks(), SparkHooks(), ParameterHooks(), EvaluationWindowHooks())
+HOOKS = (
+    RunLockHooks(),
+    SparkHooks(),
+    ParameterHooks(),
+    EvaluationWindowHooks(),
+    NodeTimingHooks(),
+)
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -32,6 +32,7 @@ from recsys_kedro.recommend.scoring import (
     recommend_batch,
 )
 from recsys_kedro.spark_session import broadcast_value, get_spark, persist_for_run
+from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -648,4 +649,4 @@ def cf_metrics(*stats: dict[str, float]) -> dict[str, Any]:
     merged: dict[str, float] = {}
     for part in stats:
         merged.update(part)
-    return {k: {"value": float(v), "step": 0} for k, v in sorted(merged.items())}
+    return mlflow_metrics(merged)

@@ -26,6 +26,7 @@ from recsys_kedro.pipelines.data_processing.params import (
 )
 from recsys_kedro.raw_schemas import MAPPING_COLUMNS
 from recsys_kedro.spark_session import get_spark, persist_for_run
+from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -765,12 +766,12 @@ def build_data_quality_report(
         raise RuntimeError(
             "Rows were lost between raw and clean/rejected: " + "; ".join(unbalanced)
         )
-    metrics: dict[str, dict[str, float]] = {}
+    values: dict[str, float] = {}
     for table, report in tables.items():
         for key in ("rows_in", "clean", "rejected"):
-            metrics[f"{table}_{key}"] = {"value": float(report[key]), "step": 0}
+            values[f"{table}_{key}"] = report[key]
         for check, count in report["rejected_by_check"].items():
-            metrics[f"{table}_rejected_{check}"] = {"value": float(count), "step": 0}
+            values[f"{table}_rejected_{check}"] = count
         logger.info(
             "%s: %d rows in, %d clean, %d rejected %s",
             table,
@@ -779,4 +780,4 @@ def build_data_quality_report(
             report["rejected"],
             report["rejected_by_check"],
         )
-    return {"tables": tables}, metrics
+    return {"tables": tables}, mlflow_metrics(values)

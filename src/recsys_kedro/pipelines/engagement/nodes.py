@@ -35,6 +35,7 @@ from recsys_kedro.datasets.mlflow_spark_model import SparkModelWithExample
 from recsys_kedro.evaluation import classification_metrics
 from recsys_kedro.pipelines.engagement.params import parse_params
 from recsys_kedro.recommend.levels import level_names
+from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -363,17 +364,18 @@ def evaluate_engagement_model(
         f"{m}_{c}" for c in classes for m in ("precision", "recall", "f1")
     ]
     table = table[keep].reset_index()
-    metrics: dict[str, Any] = {
-        f"engagement_{predictor}_{key}": {"value": float(value), "step": 0}
-        for predictor, values in results.items()
-        for key, value in values.items()
-        if key != "n"
-    }
-    metrics["engagement_train_rows"] = {"value": float(train_info["rows"]), "step": 0}
-    metrics["engagement_test_rows"] = {
-        "value": float(sum(test_counts.values())),
-        "step": 0,
-    }
+    metrics = mlflow_metrics(
+        {
+            **{
+                f"engagement_{predictor}_{key}": value
+                for predictor, values in results.items()
+                for key, value in values.items()
+                if key != "n"
+            },
+            "engagement_train_rows": train_info["rows"],
+            "engagement_test_rows": sum(test_counts.values()),
+        }
+    )
     matrix = pd.DataFrame(
         [[confusion.get((t, p), 0) for p in classes] for t in classes],
         index=pd.Index(classes, name="true"),

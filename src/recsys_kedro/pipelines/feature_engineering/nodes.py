@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from recsys_kedro.pipelines.feature_engineering.params import parse_params
 from recsys_kedro.spark_session import persist_for_run
+from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -403,7 +404,7 @@ def mapping_quality(
         metrics["mapping_precision"] = correct / covered if covered else 0.0
         metrics["mapping_recall"] = correct / n_given
     logger.info("feature_engineering: %s", metrics)
-    return {k: {"value": float(v), "step": 0} for k, v in sorted(metrics.items())}
+    return mlflow_metrics(metrics)
 
 
 def fit_scaler(

@@ -33,6 +33,7 @@ from recsys_kedro.pipelines.fpgrowth.params import parse_params
 from recsys_kedro.recommend.quality import check_recommendations
 from recsys_kedro.recommend.scoring import NeighbourIndex, Popularity
 from recsys_kedro.spark_session import broadcast_value, persist_for_run
+from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ def rules_reports(
         itemsets_pdf,
         rules_pdf,
         text + "\n",
-        {k: {"value": float(v), "step": 0} for k, v in sorted(metrics.items())},
+        mlflow_metrics(metrics),
     )
 
 
@@ -430,9 +431,9 @@ def evaluate_crosssell(
             "evaluation is empty",
             parse_params(params).event_types,
         )
-        return pd.DataFrame(columns=["model", "k", "blend_weight", "users"]), {
-            "test_sessions": {"value": 0.0, "step": 0}
-        }
+        return pd.DataFrame(
+            columns=["model", "k", "blend_weight", "users"]
+        ), mlflow_metrics({"test_sessions": 0})
     payload = (
         RuleIndex.from_frame(
             train_rules.select(
@@ -460,10 +461,9 @@ def evaluate_crosssell(
     table = pd.DataFrame(rows)
     table.insert(1, "k", cfg.k)
     table.insert(2, "blend_weight", cfg.blend_weight)
-    metrics_out = {
-        f"{r['model']}.{m}_at_{cfg.k}": {"value": float(r[m]), "step": 0}
+    values = {
+        f"{r['model']}.{m}_at_{cfg.k}": r[m]
         for r in rows
         for m in ("hit_rate", "ndcg", "precision", "recall", "map", "catalog_coverage")
     }
-    metrics_out["test_sessions"] = {"value": float(n_sessions), "step": 0}
-    return table, metrics_out
+    return table, mlflow_metrics({**values, "test_sessions": n_sessions})

@@ -31,6 +31,7 @@ from recsys_kedro.pipelines.nlp.sentiment import (
 )
 from recsys_kedro.pipelines.nlp.text import normalise_text, strip_special
 from recsys_kedro.spark_session import persist_for_run
+from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -506,7 +507,7 @@ def nlp_metrics(
             int(counts["reviews"]),
         )
     merged = {**counts, **sentiment_evaluation["metrics"], **embedding_stats}
-    return {k: {"value": float(v), "step": 0} for k, v in sorted(merged.items())}
+    return mlflow_metrics(merged)
 
 
 def nlp_report(

@@ -40,6 +40,7 @@ from recsys_kedro.next_item.model import (
 from recsys_kedro.next_item.serving import recommend_frame
 from recsys_kedro.pipelines.sessions.params import parse_params
 from recsys_kedro.spark_session import persist_for_run
+from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -495,4 +496,4 @@ def _evaluation_table(
 
 
 def _as_metrics(values: dict[str, float]) -> dict[str, Any]:
-    return {k: {"value": float(v), "step": 0} for k, v in sorted(values.items())}
+    return mlflow_metrics(values)
