@@ -98,7 +98,7 @@ class RawCsvDataset(AbstractDataset[None, RawCsvFiles]):
           layout: "events/*.csv: monthly files of the cosmetics-shop event logs"
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - one keyword per catalog option
         self,
         *,
         path: str,

@@ -88,7 +88,7 @@ class Cases:
 
 
 @njit(cache=True)
-def _case_scores(  # noqa: PLR0914
+def _case_scores(  # noqa: PLR0912, PLR0913, PLR0914, PLR0915, PLR0917 - a numba kernel takes arrays
     q,
     sess_ptr,
     sess_items,
@@ -274,7 +274,7 @@ def _blend(weights, cand, n_cand, knn, sr, rem, pop_n, out):
 
 
 @njit(cache=True)
-def _rank(target, w_pop, cand, n_cand, f, i_mark, stamp, pop_n, pop_sorted):
+def _rank(target, w_pop, cand, n_cand, f, i_mark, stamp, pop_n, pop_sorted):  # noqa: PLR0913, PLR0917
     """1-based rank of ``target``: 1 + items scoring at least as high (others)."""
     n_items = len(pop_n)
     if target < 0:
@@ -308,7 +308,7 @@ def _rank(target, w_pop, cand, n_cand, f, i_mark, stamp, pop_n, pop_sorted):
 
 
 @njit(cache=True)
-def _top(top_n, w_pop, cand, n_cand, f, i_mark, stamp, pop_n, pop_order, out_i, out_f):
+def _top(top_n, w_pop, cand, n_cand, f, i_mark, stamp, pop_n, pop_order, out_i, out_f):  # noqa: PLR0913, PLR0917
     """The ``top_n`` best items (candidates merged with the popularity order)."""
     order = np.argsort(-f[:n_cand], kind="mergesort")
     a = 0
@@ -361,7 +361,7 @@ FEATURE_NAMES = (
 
 
 @njit(cache=True)
-def _features(  # noqa: PLR0914
+def _features(  # noqa: PLR0913, PLR0914, PLR0917 - a numba kernel takes arrays
     n_top,
     q,
     cand,
@@ -471,7 +471,7 @@ def _features(  # noqa: PLR0914
 
 
 @njit(nogil=True, cache=True)
-def _run(  # noqa: PLR0914
+def _run(  # noqa: PLR0913, PLR0914, PLR0917 - a numba kernel takes arrays
     lo,
     hi,
     c_ptr,

@@ -703,7 +703,7 @@ def _table_report(
     }
 
 
-def build_data_quality_report(
+def build_data_quality_report(  # noqa: PLR0913, PLR0917 - a node with one input per raw, clean and rejected table
     events_raw: RawCsvFiles,
     events_clean: DataFrame,
     events_rejected: DataFrame,
