@@ -92,7 +92,7 @@ def test_evaluation_compares_three_models_on_one_split(run):
 
 def test_popularity_uses_training_events_only(run):
     events = run["events"].toPandas()
-    cutoff = pd.Timestamp(run["catalog"].load("cf_split")["cutoff"])
+    cutoff = pd.Timestamp(run["catalog"].load("time_split_info")["cutoff"])
     train = events[events["event_time"].dt.tz_localize(None) < cutoff]
     weights = train["event_type"].map(
         {"view": 1.0, "cart": 3.0, "remove_from_cart": -1.0, "purchase": 5.0}

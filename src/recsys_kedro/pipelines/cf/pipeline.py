@@ -47,7 +47,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     fit_train = Pipeline(
         _fit("events"),
         namespace="cf_evaluation",
-        inputs={"events": "cf_train_events"},
+        inputs={"events": "train_events"},
         outputs={
             "cf_interactions": "cf_train_interactions",
             "cf_user_history": "cf_train_user_history",
@@ -106,7 +106,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=split_events_by_time,
                 inputs=["events_clean", "params:time_split"],
-                outputs=["cf_train_events", "cf_test_events", "cf_split"],
+                outputs=["train_events", "test_events", "time_split_info"],
                 name="split_events_by_time_node",
             ),
             Node(
@@ -116,8 +116,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "cf_train_user_history",
                     "cf_train_neighbours",
                     "cf_train_popular_products",
-                    "cf_test_events",
-                    "cf_split",
+                    "test_events",
+                    "time_split_info",
                     "params:cf",
                 ],
                 outputs=["cf_evaluation_table", "cf_evaluation_metrics"],

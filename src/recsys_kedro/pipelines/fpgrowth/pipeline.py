@@ -74,7 +74,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     mine_train = Pipeline(
         _mine("events"),
         namespace="fpgrowth_evaluation",
-        inputs={"events": "fpgrowth_train_events"},
+        inputs={"events": "train_events"},
         outputs={
             "fpgrowth_baskets": "fpgrowth_train_baskets",
             "fpgrowth_basket_stats": "fpgrowth_train_basket_stats",
@@ -90,15 +90,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                 func=split_events_by_time,
                 inputs=["events_clean", "params:time_split"],
                 outputs=[
-                    "fpgrowth_train_events",
-                    "fpgrowth_test_events",
-                    "fpgrowth_split",
+                    "train_events",
+                    "test_events",
+                    "time_split_info",
                 ],
-                name="fpgrowth_split_events_by_time_node",
+                name="split_events_by_time_node",
             ),
             Node(
                 func=crosssell_queries,
-                inputs=["fpgrowth_test_events", "params:fpgrowth"],
+                inputs=["test_events", "params:fpgrowth"],
                 outputs="crosssell_queries",
                 name="crosssell_queries_node",
             ),
@@ -109,7 +109,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "fpgrowth_train_rules",
                     "cf_train_neighbours",
                     "cf_train_popular_products",
-                    "fpgrowth_train_events",
+                    "train_events",
                     "params:fpgrowth",
                 ],
                 outputs=["crosssell_evaluation_table", "crosssell_evaluation_metrics"],
