@@ -16,6 +16,7 @@ from recsys_kedro.pipelines.fpgrowth.nodes import (
     crosssell_queries,
     hybrid_recommendations,
     mine_rules,
+    rules_reports,
 )
 from recsys_kedro.pipelines.fpgrowth.params import FpGrowthParams
 
@@ -185,3 +186,37 @@ def test_hybrid_table_by_hand(spark, fp_params):
         "score",
         "source",
     ]
+
+
+def test_reports_sort_what_a_table_read_gives_in_any_order(spark, fp_params):
+    """A Delta table read back has no row order; the reports take the highest lift."""
+    rules = spark.createDataFrame(
+        [
+            ([1], [2], 0.5, 2.0, 0.1, "if [1] then [2]"),
+            ([3], [4], 0.9, 9.0, 0.1, "if [3] then [4]"),
+            ([2], [1], 0.6, 2.0, 0.1, "if [2] then [1]"),
+            ([5], [6], 0.7, 5.0, 0.1, "if [5] then [6]"),
+        ],
+        "antecedent array<bigint>, consequent array<bigint>, confidence double, "
+        "lift double, support double, rule string",
+    ).repartition(3)
+    itemsets = spark.createDataFrame(
+        [([1], 3, 0.3), ([3, 4], 7, 0.7), ([2], 5, 0.5)],
+        "items array<bigint>, freq bigint, support double",
+    ).repartition(2)
+    params = {**fp_params, "artifact_rows": 3, "top_rules": 2}
+    itemsets_pdf, rules_pdf, text, _ = rules_reports(
+        itemsets,
+        rules,
+        {"baskets": 10.0},
+        {"frequent_itemsets": 3.0, "association_rules": 4.0},
+        params,
+    )
+    assert list(rules_pdf["lift"]) == [9.0, 5.0, 2.0]
+    assert list(rules_pdf["rule"]) == [
+        "if [3] then [4]",
+        "if [5] then [6]",
+        "if [2] then [1]",
+    ]
+    assert text.splitlines()[1:] == ["if [3] then [4]", "if [5] then [6]"]
+    assert list(itemsets_pdf["items"]) == ["3 4", "2", "1"]

@@ -244,9 +244,26 @@ def rules_reports(
                 cfg.artifact_rows,
                 int(count),
             )
-    itemsets_pdf = itemsets.limit(cfg.artifact_rows).toPandas()
+    # A table read back from Delta has no row order: sort before taking the first rows
+    # (ties broken by the items, so the report is the same on every run).
+    itemsets_pdf = (
+        itemsets.orderBy(
+            F.col("freq").desc(), F.size("items"), F.col("items").cast("string")
+        )
+        .limit(cfg.artifact_rows)
+        .toPandas()
+    )
     itemsets_pdf["items"] = itemsets_pdf["items"].map(lambda x: " ".join(map(str, x)))
-    rules_pdf = rules.limit(cfg.artifact_rows).toPandas()
+    rules_pdf = (
+        rules.orderBy(
+            F.col("lift").desc(),
+            F.col("confidence").desc(),
+            F.col("antecedent").cast("string"),
+            F.col("consequent").cast("string"),
+        )
+        .limit(cfg.artifact_rows)
+        .toPandas()
+    )
     for col in ("antecedent", "consequent"):
         rules_pdf[col] = rules_pdf[col].map(lambda x: " ".join(map(str, x)))
     top = rules_pdf["rule"].head(cfg.top_rules).tolist()
