@@ -151,8 +151,8 @@ def mine_rules(
     """
     start = time.perf_counter()
     cfg = parse_params(params)
-    # Cached here, so FPGrowth's passes read memory (and it does not warn that its input
-    # is not cached); released when the run ends.
+    # Cached: counted here, then read again by FPGrowth; released when the run ends.
+    # (MLlib still logs "Input data is not cached" about the RDD it derives inside.)
     baskets = persist_for_run(baskets.select("items"))
     n = baskets.count()
     if n == 0:
