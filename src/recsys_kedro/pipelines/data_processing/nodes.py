@@ -396,18 +396,17 @@ def clean_events(
     ids = ("product_id", "category_id", "user_id")
     checks = _missing_and_unparseable(typed, cfg.required, {*ids, "price"})
     checks += [(f"negative_{name}", col(f"{_T}{name}") < 0) for name in ids]
+    price = col(f"{_T}price")
+    # NaN > x is true in Spark SQL: NaN and -inf are nonfinite_price alone.
+    finite = ~F.isnan(price) & (F.abs(price) != float("inf"))
     checks += [
         (
             "unknown_event_type",
             ~_blank(col("event_type"))
             & ~F.trim(col("event_type")).isin(cfg.event_types),
         ),
-        # NaN > x is true in Spark SQL: NaN and -inf are nonfinite_price alone.
-        ("nonpositive_price", (col(f"{_T}price") <= 0) & ~_nonfinite(col("price"))),
-        (
-            "price_above_max",
-            (col(f"{_T}price") > cfg.price_max) & ~_nonfinite(col("price")),
-        ),
+        ("nonpositive_price", (price <= 0) & finite),
+        ("price_above_max", (price > cfg.price_max) & finite),
         (
             "event_time_out_of_range",
             (col(f"{_T}event_time") < F.lit(cfg.time_min))
