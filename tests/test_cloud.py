@@ -102,7 +102,7 @@ def test_kedro_run_on_s3(project: Path, s3_server, tmp_path: Path):
         "run",
         "--env=cloud",
         "--pipelines=data_processing,cf",
-        "--params=bucket=lake,prefix=shop",
+        "--params=data_root=s3://lake/shop/data",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -141,14 +141,14 @@ def test_wrong_credentials_and_a_missing_bucket_name_the_bucket(
         "AWS_SECRET_ACCESS_KEY": uuid.uuid4().hex,
     }
     args = ("run", "--env=cloud", "--pipeline=data_processing")
-    wrong = _cloud(project, env, *args, "--params=bucket=guarded")
+    wrong = _cloud(project, env, *args, "--params=data_root=s3://guarded/shop/data")
     assert wrong.returncode != 0
     output = " ".join((wrong.stdout + wrong.stderr).split())
     assert "S3 bucket 'guarded'" in output, output[-3000:]
     assert "refused the credentials" in output
 
     env.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
-    missing = _cloud(project, env, *args, "--params=bucket=no-such-bucket")
+    missing = _cloud(project, env, *args, "--params=data_root=s3://no-such-bucket/shop/data")
     assert missing.returncode != 0
     output = " ".join((missing.stdout + missing.stderr).split())
     assert "S3 bucket 'no-such-bucket'" in output, output[-3000:]

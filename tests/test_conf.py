@@ -15,7 +15,12 @@ from kedro.io import DataCatalog
 from kedro_datasets.databricks import ManagedTableDataset
 
 from recsys_kedro.config_loader import ProjectConfigLoader
-from recsys_kedro.datasets import RawCsvDataset, SparkDeltaTableDataset
+from recsys_kedro.datasets import (
+    ManagedCacheTableDataset,
+    RawCsvDataset,
+    SparkDeltaTableDataset,
+    SparkTableDataset,
+)
 from recsys_kedro.deploy import grant_statements, pipeline_dependencies
 from recsys_kedro.deploy.__main__ import resolved_catalog
 from recsys_kedro.settings import CONFIG_LOADER_ARGS
@@ -61,19 +66,37 @@ def _base_config() -> dict:
 
 
 def test_every_cloud_entry_resolves_to_the_bucket(datasets):
-    catalog = _catalog("cloud", bucket="lake", prefix="shop")
+    catalog = _catalog("cloud", data_root="s3://lake/shop/data")
     local = _catalog("local")
     for name in datasets:
         dataset = catalog.get(name)  # instantiates, resolving factories
         base = local.get(name)
         assert (dataset is None) == (base is None), name
-        if isinstance(base, SparkDeltaTableDataset):
-            assert isinstance(dataset, SparkDeltaTableDataset), name
-            relative = base._filepath
-            assert dataset._filepath == f"s3://lake/shop/{relative}", name
+        if isinstance(base, SparkTableDataset):
+            assert isinstance(dataset.target, SparkDeltaTableDataset), name
+            relative = base.location.removeprefix("data/")
+            assert dataset.location == f"s3://lake/shop/data/{relative}", name
+            assert dataset.target._storage_options is not None, name
         elif isinstance(base, RawCsvDataset):
             assert dataset._path.startswith("s3://lake/shop/data/01_raw/"), name
             assert dataset._path.endswith(base._path.split("01_raw", 1)[1]), name
+        elif base is not None:  # reports, pictures and models stay where they were
+            assert str(dataset._describe()) == str(base._describe()), name
+
+
+def test_the_cloud_default_bucket_comes_from_globals(datasets):
+    clean = _catalog("cloud").get("events_clean")
+    assert clean.location == "s3://recsys-kedro-data/shop/data/02_intermediate/events_clean"
+
+
+def test_a_data_root_moves_every_table_and_raw_folder_locally(datasets, tmp_path):
+    catalog = _catalog("local", data_root=str(tmp_path))
+    moved = [catalog.get(name) for name in datasets]
+    tables = [d for d in moved if isinstance(d, SparkTableDataset)]
+    raw = [d for d in moved if isinstance(d, RawCsvDataset)]
+    assert len(tables) > 20 and len(raw) == 4
+    assert all(d.location.startswith(f"{tmp_path}/0") for d in tables)
+    assert all(d._path.startswith(f"{tmp_path}/01_raw/") for d in raw)
 
 
 def test_every_databricks_entry_is_a_managed_table_or_on_the_volume(datasets):
@@ -86,10 +109,10 @@ def test_every_databricks_entry_is_a_managed_table_or_on_the_volume(datasets):
         if dataset is None:  # an in-memory dataset in every environment
             assert base is None, name
             continue
-        if isinstance(base, SparkDeltaTableDataset):
-            assert isinstance(dataset, ManagedTableDataset), name
-            table = base._filepath.rsplit("/", 1)[1]
-            assert dataset._table.full_table_location() == (
+        if isinstance(base, SparkTableDataset):
+            assert isinstance(dataset.target, ManagedTableDataset), name
+            table = base.location.rsplit("/", 1)[1]
+            assert dataset.target._table.full_table_location() == (
                 f"`main`.`recsys_kedro`.`{table}`"
             ), name
         elif isinstance(base, RawCsvDataset):
@@ -97,8 +120,17 @@ def test_every_databricks_entry_is_a_managed_table_or_on_the_volume(datasets):
         else:
             described = str(dataset._describe())
             assert "'data/" not in described, (name, described)
-    cache = catalog.get("embedding_cache")
+    cache = catalog.get("embedding_cache").target
+    assert isinstance(cache, ManagedCacheTableDataset)
     assert cache._empty_schema.startswith("key STRING")
+    assert catalog.get("embedding_cache_updated").target._table.write_mode == "append"
+
+
+def test_the_environments_hold_no_catalog_of_their_own():
+    for env in ("cloud", "databricks"):
+        files = sorted((ROOT / "conf" / env).glob("catalog*"))
+        lines = sum(len(p.read_text().splitlines()) for p in files)
+        assert lines <= 80, (env, files)
 
 
 def test_the_databricks_environment_tracks_in_the_workspace():
@@ -158,7 +190,7 @@ def test_grants_from_the_catalog(datasets):
     delta = {
         name
         for name in datasets
-        if _resolved_type(base, name).endswith("SparkDeltaTableDataset")
+        if _resolved_type(base, name).endswith("SparkTableDataset")
     }
     tables = {entries[name]["table"] for name in delta}
     writes = {

@@ -12,6 +12,7 @@ from recsys_kedro.datasets.mlflow_spark_model import (
     SparkModelWithExample,
 )
 from recsys_kedro.datasets.raw_csv import RawCsvDataset
+from recsys_kedro.datasets.table import SparkTableDataset
 
 __all__ = [
     "ManagedCacheTableDataset",
@@ -21,5 +22,6 @@ __all__ = [
     "RawCsvDataset",
     "SchemaMismatchError",
     "SparkDeltaTableDataset",
+    "SparkTableDataset",
     "SparkModelWithExample",
 ]

@@ -133,6 +133,11 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
         self._staging_dir = staging_dir
         self.metadata = metadata
 
+    @property
+    def filepath(self) -> str:
+        """The table's folder or object-store URI."""
+        return self._filepath
+
     def _describe(self) -> dict[str, Any]:
         return {
             "filepath": self._filepath,

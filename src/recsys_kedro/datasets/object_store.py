@@ -139,8 +139,8 @@ def check_bucket(uri: str, options: Mapping[str, str]) -> None:
         raise StorageAccessError(f"{where} cannot be reached: {message}") from None
     if info.type == pafs.FileType.NotFound:
         raise StorageAccessError(
-            f"{where} does not exist. Create it, or run with --params=bucket=<name> "
-            "(and prefix=<folder>) for another one."
+            f"{where} does not exist. Create it, or run with "
+            "--params=data_root=s3://<bucket>/<prefix>/data for another one."
         )
     _checked.add(key)
 

@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-MANAGED_TYPES = (
-    "kedro_datasets.databricks.ManagedTableDataset",
-    "recsys_kedro.datasets.ManagedCacheTableDataset",
-)
+TABLE_TYPE = "recsys_kedro.datasets.SparkTableDataset"
 MODEL_TYPES = {
     "recsys_kedro.datasets.MlflowRecommenderModelDataset": "registered_model_name",
     "recsys_kedro.datasets.MlflowSessionModelDataset": "registered_model_name",
@@ -63,8 +60,9 @@ def grant_statements(
     tables: dict[str, str | None] = {}
     models: list[str] = []
     for entry in catalog_config.values():
-        if entry.get("type") in MANAGED_TYPES:
-            full = f"{entry['catalog']}.{entry['database']}.{entry['table']}"
+        if entry.get("type") == TABLE_TYPE and _get(entry, "store.catalog"):
+            store = entry["store"]
+            full = f"{store['catalog']}.{store['schema']}.{entry['table']}"
             layer = _layer(entry)
             tables[full] = tables.get(full) or layer
         elif entry.get("type") in MODEL_TYPES:
