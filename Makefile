@@ -11,7 +11,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install install-test run sample test lint format viz package clean browser bench
+.PHONY: install install-test run sample test test-fast lint format viz package clean browser bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,12 @@ browser:
 			echo "chromium is not installed and this is not root: the lineage browser test will skip (sudo apt-get install chromium)"; \
 		fi; }
 
-## Lint, format check and the whole test suite.
+## The developer loop: lint and the unit tests (no kedro run, no pipeline end to end).
+test-fast: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest -m "not slow and not integration"
+
+## Lint, format check and the whole test suite (what CI runs).
 test: install-test browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench

@@ -37,7 +37,7 @@ import yaml
 from recsys_kedro import spark_session
 from recsys_kedro.pipelines.nlp import models, nodes
 from recsys_kedro.pipelines.nlp.embeddings import Embedder
-from recsys_kedro.pipelines.nlp.params import parse_params
+from recsys_kedro.pipelines.nlp.params import NlpParams
 from recsys_kedro.pipelines.nlp.text import normalise_text, strip_special
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def main() -> None:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
     raw = yaml.safe_load((ROOT / "conf/base/parameters_nlp.yml").read_text())["nlp"]
-    cfg = parse_params(raw)
+    cfg = NlpParams.model_validate(raw)
     texts = load_texts(args.reviews, args.texts)
     series = pd.Series(texts)
     short = texts[: args.embed_texts]
@@ -150,7 +150,7 @@ def main() -> None:
         def noop(frame) -> None:
             frame.write.format("noop").mode("overwrite").save()
 
-        annotated = nodes.annotate_reviews(reviews, products, raw, {})
+        annotated = nodes.annotate_reviews(reviews, products, cfg, {})
         noop(annotated)  # workers start and load their models
         record(
             "annotate",

@@ -148,7 +148,9 @@ def test_wrong_credentials_and_a_missing_bucket_name_the_bucket(
     assert "refused the credentials" in output
 
     env.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
-    missing = _cloud(project, env, *args, "--params=data_root=s3://no-such-bucket/shop/data")
+    missing = _cloud(
+        project, env, *args, "--params=data_root=s3://no-such-bucket/shop/data"
+    )
     assert missing.returncode != 0
     output = " ".join((missing.stdout + missing.stderr).split())
     assert "S3 bucket 'no-such-bucket'" in output, output[-3000:]

@@ -86,7 +86,10 @@ def test_every_cloud_entry_resolves_to_the_bucket(datasets):
 
 def test_the_cloud_default_bucket_comes_from_globals(datasets):
     clean = _catalog("cloud").get("events_clean")
-    assert clean.location == "s3://recsys-kedro-data/shop/data/02_intermediate/events_clean"
+    assert (
+        clean.location
+        == "s3://recsys-kedro-data/shop/data/02_intermediate/events_clean"
+    )
 
 
 def test_a_data_root_moves_every_table_and_raw_folder_locally(datasets, tmp_path):

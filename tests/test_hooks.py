@@ -1,4 +1,4 @@
-"""Project hooks: per-node wall time into MLflow, the short-data tag."""
+"""Project hooks: per-node wall time into MLflow, the short-data tag, typed parameters."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ import time
 from pathlib import Path
 
 import mlflow
+import pytest
+from kedro.framework.project import pipelines
+from kedro.framework.startup import bootstrap_project
 from kedro.pipeline import Node
+from kedro.validation import ParameterValidationError, ParameterValidator
 
-from recsys_kedro.hooks import EvaluationWindowHooks, NodeTimingHooks
+from recsys_kedro.evaluation import TimeSplitParams
+from recsys_kedro.hooks import EvaluationWindowHooks, NodeTimingHooks, ParameterHooks
+from recsys_kedro.pipelines.cf.params import CfParams
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _identity(x):
@@ -36,3 +44,24 @@ def test_node_time_runs_until_its_last_output_is_saved(tmp_path: Path):
     assert data.metrics["node_seconds.split_node"] >= 0.3
     assert data.tags["evaluation_window"] == "shrunk"
     assert data.tags["evaluation_window_rule"] == "the last 20%"
+
+
+def test_kedro_builds_the_models_and_mlflow_sees_their_fields(tmp_path: Path):
+    """Kedro's validation turns each annotated block into its model before a run; the
+    hook shows MLflow's hook the fields (a copy), while the node gets the model."""
+    bootstrap_project(ROOT)
+    validated = ParameterValidator(dict(pipelines)).validate_raw_params(
+        {"cf": {"top_n": 7}, "time_split": {"test_days": 3}, "raw_only": {"a": 1}}
+    )
+    assert isinstance(validated["cf"], CfParams) and validated["cf"].top_n == 7
+    assert isinstance(validated["time_split"], TimeSplitParams)
+    assert validated["raw_only"] == {"a": 1}  # no node types it: left as it is
+    with pytest.raises(ParameterValidationError, match="Parameter 'cf'"):
+        ParameterValidator(dict(pipelines)).validate_raw_params({"cf": {"top_n": 0}})
+
+    node_inputs = {"params:cf": validated["cf"], "events": "frame"}
+    hook_inputs = dict(node_inputs)  # Kedro hands the hooks a copy
+    ParameterHooks().before_node_run(hook_inputs)
+    assert hook_inputs["params:cf"]["top_n"] == 7
+    assert hook_inputs["events"] == "frame"
+    assert node_inputs["params:cf"] is validated["cf"]

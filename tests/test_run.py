@@ -442,7 +442,10 @@ def test_bad_parameters_stop_the_run_before_any_node(project: Path):
     )
     assert result.returncode != 0
     output = " ".join((result.stdout + result.stderr).replace("│", " ").split())
-    assert "Invalid parameters under 'data_processing'" in output
+    assert (
+        "Invalid parameters: 'data_processing' is set in "
+        "conf/base/parameters_data_processing.yml, --params"
+    ) in output
     assert "time_min must be before" in output
     assert "Running node" not in output
     assert not (project / "data" / "02_intermediate" / "events_clean").exists()

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import yaml
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
-from kedro.pipeline import Node
+from kedro.pipeline import Node, Pipeline
+from kedro.validation import ParameterValidationError
+from pydantic import BaseModel
 
 from recsys_kedro import spark_session
-from recsys_kedro.parameters import parameter_models
 from recsys_kedro.pipelines.nlp.models import check_models
 from recsys_kedro.run_lock import LOCK_FILE, RunLock
 
@@ -44,27 +48,66 @@ class SparkHooks:
 
 
 class ParameterHooks:
-    """Validates each pipeline's parameters before the run starts."""
+    """Typed parameters, parsed once by Kedro, with errors that name their file.
+
+    Kedro builds each ``params:<key>`` a node annotates with a pydantic model (``cfg:
+    CfParams``) into that model before the run (``kedro.validation``); no list of models
+    is kept here. These hooks add what Kedro does not: the file an invalid key comes
+    from, the nlp models' presence, and flattened parameter names in MLflow.
+    """
 
     @hook_impl
-    def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline, catalog
-    ) -> None:
-        """Fails the run at once, naming the bad key, when a parameter block is invalid,
-        and, when the run includes the nlp pipeline, when a configured model is not
-        installed (checked without loading any weights)."""
-        params = catalog.load("parameters")
-        parsed = {}
-        for key, model in parameter_models().items():
-            if key in params:
-                try:
-                    parsed[key] = model.model_validate(params[key])
-                except ValueError as exc:
-                    raise ValueError(
-                        f"Invalid parameters under '{key}': {exc}"
-                    ) from exc
-        if "nlp" in parsed and "params:nlp" in pipeline.inputs():
-            check_models(parsed["nlp"])
+    def after_context_created(self, context: KedroContext) -> None:
+        """Validates every pipeline's parameters once, before anything runs.
+
+        Raises:
+            ParameterValidationError: A block is invalid; the message adds the
+                ``parameters*.yml`` files (or ``--params``) that set each bad key.
+        """
+        try:
+            context.params  # noqa: B018 - Kedro validates and caches on first access
+        except ParameterValidationError as exc:
+            keys = re.findall(r"Parameter '([^']+)'", str(exc))
+            where = [
+                f"'{key}' is set in {', '.join(_parameter_sources(context, key))}"
+                for key in dict.fromkeys(keys)
+            ]
+            raise ParameterValidationError(
+                f"{exc}\nInvalid parameters: {'; '.join(where)}"
+            ) from exc
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
+        """Stops an nlp run before any node when a configured model is not installed
+        (checked without loading any weights)."""
+        if "params:nlp" in pipeline.inputs():
+            check_models(catalog.load("params:nlp"))
+
+    @hook_impl(tryfirst=True)
+    def before_node_run(self, inputs: dict[str, Any]) -> None:
+        """Shows the other hooks each parameter model as its dict, so kedro-mlflow, which
+        flattens dicts only, logs ``cf.top_n`` rather than the model's text. Kedro hands
+        the hooks a copy of the inputs: the node still receives the model."""
+        for name, value in inputs.items():
+            if name.startswith("params:") and isinstance(value, BaseModel):
+                inputs[name] = value.model_dump(mode="json")
+
+
+def _parameter_sources(context: KedroContext, key: str) -> list[str]:
+    """The parameter files of the run's environments that set ``key``'s top block."""
+    top = key.split(".", 1)[0]
+    loader = context.config_loader
+    sources = [
+        os.path.relpath(path, Path(loader.conf_source).parent)
+        for env in (loader.base_env, loader.env or loader.default_run_env)
+        for path in sorted((Path(loader.conf_source) / env).glob("**/parameters*.yml"))
+        if top in (yaml.safe_load(path.read_text()) or {})
+    ]
+    if top in (loader.runtime_params or {}) or any(
+        k.split(".", 1)[0] == top for k in (loader.runtime_params or {})
+    ):
+        sources.append("--params")
+    return sources or ["no parameters file"]
 
 
 class RunLockHooks:

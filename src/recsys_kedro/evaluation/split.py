@@ -15,7 +15,6 @@ whose events all share one instant cannot be split at all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,7 +51,7 @@ class SplitError(ValueError):
 
 
 def split_events_by_time(
-    events: DataFrame, params: Mapping[str, Any]
+    events: DataFrame, cfg: TimeSplitParams
 ) -> tuple[DataFrame, DataFrame, dict[str, Any]]:
     """Splits the events at one global time cut-off.
 
@@ -63,7 +62,7 @@ def split_events_by_time(
 
     Args:
         events: ``events_clean``.
-        params: ``params:time_split``.
+        cfg: ``params:time_split``.
 
     Returns:
         Train events, test events and a description of the split.
@@ -72,7 +71,6 @@ def split_events_by_time(
         SplitError: Either side of the cut-off is empty: a ``cutoff`` outside the
             events, or events that all share one instant.
     """
-    cfg = TimeSplitParams.model_validate(params)
     bounds = events.agg(F.min("event_time"), F.max("event_time")).first()
     if bounds[0] is None:
         raise SplitError("events_clean is empty: nothing to split for evaluation")

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from recsys_kedro.pipelines.cf.params import CfParams
+from tests.params import typed
+
 PARAMS_FILE = (
     Path(__file__).resolve().parents[3] / "conf" / "base" / "parameters_cf.yml"
 )
@@ -20,9 +23,9 @@ def cf_params() -> dict:
 
 @pytest.fixture
 def params(cf_params):
-    """``params:cf`` with some keys overridden."""
+    """``params:cf``'s model with some keys overridden."""
 
-    def make(**overrides) -> dict:
-        return {**cf_params, **overrides}
+    def make(**overrides) -> CfParams:
+        return typed("cf", {**cf_params, **overrides})
 
     return make

@@ -16,6 +16,7 @@ from recsys_kedro.datasets import MlflowRecommenderModelDataset, RawCsvDataset
 from recsys_kedro.pipelines.cf import create_pipeline
 from recsys_kedro.pipelines.data_processing.nodes import clean_events
 from recsys_kedro.sample_data.generator import SampleConfig, generate
+from tests.params import typed
 
 DP_PARAMS = (
     Path(__file__).resolve().parents[3]
@@ -33,14 +34,14 @@ def run(spark, cf_params, tmp_path_factory, kept_dataset):
     generate(SampleConfig(events=40_000, seed=5), raw)
     dp = yaml.safe_load(DP_PARAMS.read_text())["data_processing"]
     events_raw = RawCsvDataset(path=str(raw / "events"), pattern="*.csv").load()
-    events_clean, _ = clean_events(events_raw, dp)
+    events_clean, _ = clean_events(events_raw, typed("data_processing", dp))
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     params = {**cf_params, "top_n": 10}
     catalog = DataCatalog(
         {
             "events_clean": MemoryDataset(events_clean),
-            "params:cf": MemoryDataset(params),
-            "params:time_split": MemoryDataset({"cutoff": None, "test_days": 20}),
+            "params:cf": MemoryDataset(typed("cf", params)),
+            "params:time_split": MemoryDataset(typed("time_split", {"test_days": 20})),
             "cf_model": MlflowRecommenderModelDataset(
                 registered_model_name="cf_test", staging_dir=str(root)
             ),

@@ -11,6 +11,7 @@ from recsys_kedro.pipelines.data_processing.nodes import (
     build_data_quality_report,
     clean_events,
 )
+from tests.params import typed
 
 from .conftest import EVENT_HEADER
 
@@ -42,7 +43,7 @@ def test_nonfinite_negative_and_implausible_numbers_are_quarantined(raw_files, p
         _row(product_id="12.5"),
     ]
     raw = raw_files("events", {"a.csv": EVENT_HEADER + "\n" + "\n".join(rows) + "\n"})
-    clean, rejected = clean_events(raw, params)
+    clean, rejected = clean_events(raw, typed("data_processing", params))
     assert _reasons(rejected) == sorted(
         [
             "nonfinite_price",
@@ -61,7 +62,9 @@ def test_nonfinite_negative_and_implausible_numbers_are_quarantined(raw_files, p
 
     lower = {**params, "events": {**params["events"], "price_max": 50.0}}
     raw = raw_files("e2", {"a.csv": f"{EVENT_HEADER}\n{_row(price='51')}\n"})
-    assert _reasons(clean_events(raw, lower)[1]) == ["price_above_max"]
+    assert _reasons(clean_events(raw, typed("data_processing", lower))[1]) == [
+        "price_above_max"
+    ]
 
 
 def _write_bytes(root: Path, name: str, data: bytes) -> None:
@@ -83,7 +86,7 @@ def test_undecodable_bytes_and_control_characters_are_counted_and_quarantined(
     ]
     _write_bytes(tmp_path / "events", "a.csv", b"\n".join([header, *lines]) + b"\n")
     raw = RawCsvDataset(path=str(tmp_path / "events")).load()
-    clean, rejected = clean_events(raw, params)
+    clean, rejected = clean_events(raw, typed("data_processing", params))
     assert _reasons(rejected) == [
         "control_character",
         "control_character",
@@ -100,7 +103,7 @@ def test_undecodable_bytes_and_control_characters_are_counted_and_quarantined(
     assert metrics["events_rejected_invalid_encoding"]["value"] == 1.0
 
     keep = {**params, "invalid_text": "keep"}
-    clean, rejected = clean_events(raw, keep)
+    clean, rejected = clean_events(raw, typed("data_processing", keep))
     assert rejected.count() == 0
     flagged = sorted(
         (r["brand"], r["invalid_text"]) for r in clean.collect() if r["invalid_text"]
@@ -117,7 +120,9 @@ def _report(raw, clean, rejected, params=None):
     empty = RawCsvDataset(path="/nonexistent/m.csv", required=False).load()
     c0, r0 = clean.limit(0), rejected.limit(0)
     others = [empty, c0, r0] * 3
-    return build_data_quality_report(raw, clean, rejected, *others, params)
+    return build_data_quality_report(
+        raw, clean, rejected, *others, typed("data_processing", params)
+    )
 
 
 def test_iso_8601_times_are_read_and_zoneless_ones_are_utc_and_counted(
@@ -138,7 +143,7 @@ def test_iso_8601_times_are_read_and_zoneless_ones_are_utc_and_counted(
     previous = spark.conf.get("spark.sql.session.timeZone")
     spark.conf.set("spark.sql.session.timeZone", "America/New_York")
     try:
-        clean, rejected = clean_events(raw, params)
+        clean, rejected = clean_events(raw, typed("data_processing", params))
         got = {
             r["product_id"]: r["epoch"]
             for r in clean.selectExpr(
@@ -165,7 +170,7 @@ def test_a_quoted_line_break_is_said_plainly_or_read_whole(spark, tmp_path, para
         (tmp_path / name / "a.csv").write_text(text)
 
     raw = RawCsvDataset(path=str(tmp_path / "line")).load()
-    clean, rejected = clean_events(raw, params)
+    clean, rejected = clean_events(raw, typed("data_processing", params))
     assert clean.count() == 2
     assert _reasons(rejected) == ["wrong_field_count; unbalanced_quote"] * 2
     report, _ = _report(raw, clean, rejected, params)
@@ -174,7 +179,7 @@ def test_a_quoted_line_break_is_said_plainly_or_read_whole(spark, tmp_path, para
     assert any("multiline: true" in note for note in events["notes"])
 
     raw = RawCsvDataset(path=str(tmp_path / "whole"), multiline=True).load()
-    clean, rejected = clean_events(raw, params)
+    clean, rejected = clean_events(raw, typed("data_processing", params))
     assert rejected.count() == 0
     assert sorted(r["brand"] or "" for r in clean.collect()) == [
         "runail",

@@ -28,6 +28,7 @@ from recsys_kedro.pipelines.data_processing.nodes import (
     build_data_quality_report,
     clean_events,
 )
+from tests.params import typed
 
 from .conftest import EVENT_HEADER
 
@@ -157,14 +158,16 @@ def test_messy_files_end_clean_or_rejected_with_a_reason(spark, params, files):
             expected[name] = _records(data, codec)
         try:
             raw = RawCsvDataset(path=str(root)).load()
-            clean, rejected = clean_events(raw, params)
+            clean, rejected = clean_events(raw, typed("data_processing", params))
         except (HeaderMismatchError, DatasetError) as exc:
             # explained: a header that is not the expected one, named with its file
             assert re.search(r"'f\d\d\.csv(\.gz|\.bz2)?'", str(exc)), exc
             return
         empty = RawCsvDataset(path=str(root / "none.csv"), required=False).load()
         others = [empty, clean.limit(0), rejected.limit(0)] * 3
-        report, _ = build_data_quality_report(raw, clean, rejected, *others, params)
+        report, _ = build_data_quality_report(
+            raw, clean, rejected, *others, typed("data_processing", params)
+        )
         events = report["tables"]["events"]
         assert events["files"] == FILES_PER_FOLDER
         got = {name: f["rows_in"] for name, f in events["by_file"].items()}

@@ -16,8 +16,8 @@ from recsys_kedro.pipelines.data_processing.nodes import (
     clean_product_mapping,
     clean_products,
     clean_reviews,
-    parse_params,
 )
+from tests.params import typed
 
 from .conftest import EVENT_HEADER, PRODUCT_HEADER, REVIEW_HEADER
 
@@ -58,7 +58,7 @@ def test_clean_events_quarantines_each_bad_row_with_its_reason(raw_files, params
     raw = raw_files(
         "events", {"2019-Oct.csv": EVENT_HEADER + "\n" + "\n".join(EVENT_ROWS) + "\n"}
     )
-    clean, rejected = clean_events(raw, params)
+    clean, rejected = clean_events(raw, typed("data_processing", params))
 
     rows = sorted(tuple(r) for r in clean.collect())
     assert rows == [
@@ -100,7 +100,7 @@ def test_clean_events_quarantines_each_bad_row_with_its_reason(raw_files, params
 
 def test_event_time_is_utc_whatever_the_session_zone(spark, raw_files, params):
     raw = raw_files("events", {"a.csv": EVENT_HEADER + "\n" + EVENT_ROWS[0] + "\n"})
-    clean, _ = clean_events(raw, params)
+    clean, _ = clean_events(raw, typed("data_processing", params))
     epoch = clean.selectExpr("unix_timestamp(event_time)").first()[0]
     assert epoch == int(datetime(2019, 10, 1, 0, 0, 48, tzinfo=UTC).timestamp())
 
@@ -114,7 +114,7 @@ def test_duplicates_across_monthly_files_keep_one_copy(raw_files, params):
             "2019-Nov.csv": f"{EVENT_HEADER}\n{row}\n",
         },
     )
-    clean, rejected = clean_events(raw, params)
+    clean, rejected = clean_events(raw, typed("data_processing", params))
     assert [r["source_file"] for r in clean.collect()] == ["2019-Nov.csv"]
     assert [(r["source_file"], r["reject_reason"]) for r in rejected.collect()] == [
         ("2019-Oct.csv", "exact_duplicate")
@@ -126,7 +126,7 @@ def test_event_header_mismatch_names_the_file_and_the_columns(raw_files, params)
     bad = EVENT_HEADER.replace("price", "prize") + ",extra\n"
     raw = raw_files("events", {"2019-Oct.csv": good, "2019-Nov.csv": bad})
     with pytest.raises(HeaderMismatchError) as error:
-        clean_events(raw, params)
+        clean_events(raw, typed("data_processing", params))
     message = str(error.value)
     assert "'2019-Nov.csv': missing ['price'], unexpected ['prize', 'extra']" in message
     assert "2019-Oct.csv" not in message
@@ -159,7 +159,7 @@ def test_clean_reviews_types_and_quarantines(raw_files, params):
         pattern="reviews_*.csv",
         multiline=True,
     )
-    clean, rejected = clean_reviews(raw, params)
+    clean, rejected = clean_reviews(raw, typed("data_processing", params))
     got = sorted(
         (
             r["source_index"],
@@ -199,7 +199,7 @@ def test_reviews_from_another_export_load_through_the_column_mapping(raw_files, 
     raw = raw_files(
         "other", {"reviews_export.csv": text}, pattern="reviews_*.csv", multiline=True
     )
-    clean, rejected = clean_reviews(raw, other)
+    clean, rejected = clean_reviews(raw, typed("data_processing", other))
     rows = [r.asDict() for r in clean.collect()]
     assert len(rows) == 1
     assert (rows[0]["product_id"], rows[0]["rating"], rows[0]["submission_time"]) == (
@@ -216,7 +216,7 @@ def test_review_file_without_a_required_column_is_named(raw_files, params):
         HeaderMismatchError,
         match=r"'reviews_x.csv': missing required \['rating'\].*\['stars'\]",
     ):
-        clean_reviews(raw, params)
+        clean_reviews(raw, typed("data_processing", params))
 
 
 def test_clean_products_rejects_repeated_ids_and_bad_numbers(raw_files, params):
@@ -231,7 +231,7 @@ def test_clean_products_rejects_repeated_ids_and_bad_numbers(raw_files, params):
     raw = raw_files(
         "p", {"product_info.csv": PRODUCT_HEADER + "\n" + "\n".join(rows) + "\n"}
     )
-    clean, rejected = clean_products(raw, params)
+    clean, rejected = clean_products(raw, typed("data_processing", params))
     assert [
         (r["product_id"], r["product_name"], r["price_usd"]) for r in clean.collect()
     ] == [("P1", "Oil", 40.0)]
@@ -304,9 +304,9 @@ def test_report_counts_every_row_and_fails_when_one_is_lost(spark, raw_files, pa
             "product_mapping.csv": "product_id_events,product_id_reviews\n5802432,P1\n1,P0\n"
         },
     )
-    ev_c, ev_r = clean_events(events, params)
-    rv_c, rv_r = clean_reviews(reviews, params)
-    pr_c, pr_r = clean_products(products, params)
+    ev_c, ev_r = clean_events(events, typed("data_processing", params))
+    rv_c, rv_r = clean_reviews(reviews, typed("data_processing", params))
+    pr_c, pr_r = clean_products(products, typed("data_processing", params))
     mp_c, mp_r = clean_product_mapping(mapping, ev_c, pr_c, rv_c)
 
     inputs = [
@@ -345,17 +345,22 @@ def test_report_counts_every_row_and_fails_when_one_is_lost(spark, raw_files, pa
 
 def test_bad_parameters_fail_before_any_work(params):
     with pytest.raises(ValidationError, match="time_min must be before"):
-        parse_params(
+        typed(
+            "data_processing",
             {
                 **params,
                 "events": {**params["events"], "time_min": "2040-01-01T00:00:00"},
-            }
+            },
         )
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        parse_params({**params, "events": {**params["events"], "evnt_types": ["view"]}})
+        typed(
+            "data_processing",
+            {**params, "events": {**params["events"], "evnt_types": ["view"]}},
+        )
     with pytest.raises(
         ValidationError, match=r"required columns \['stars'\] are not in columns"
     ):
-        parse_params(
-            {**params, "reviews": {**params["reviews"], "required": ["stars"]}}
+        typed(
+            "data_processing",
+            {**params, "reviews": {**params["reviews"], "required": ["stars"]}},
         )

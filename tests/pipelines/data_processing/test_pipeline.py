@@ -10,6 +10,7 @@ from kedro.runner import SequentialRunner
 
 from recsys_kedro.datasets import RawCsvDataset, SparkDeltaTableDataset
 from recsys_kedro.pipelines.data_processing import create_pipeline
+from tests.params import typed
 
 
 def _csv_rows(paths) -> list[list[str]]:
@@ -68,7 +69,7 @@ def _catalog(raw: Path, out: Path, params: dict) -> DataCatalog:
         "product_mapping_raw": RawCsvDataset(
             path=str(raw / "product_mapping.csv"), required=False
         ),
-        "params:data_processing": MemoryDataset(params),
+        "params:data_processing": MemoryDataset(typed("data_processing", params)),
         "data_quality_report": MemoryDataset(),
         "data_quality_metrics": MemoryDataset(),
     }

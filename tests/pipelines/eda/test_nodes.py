@@ -26,6 +26,7 @@ from recsys_kedro.pipelines.feature_engineering.nodes import (
     product_event_features,
     session_features,
 )
+from tests.params import typed
 
 T0 = datetime(2020, 1, 1, 10, 0, 0)
 EVENT_SCHEMA = (
@@ -33,7 +34,6 @@ EVENT_SCHEMA = (
     "category_code string, brand string, price double, user_id long, "
     "user_session string"
 )
-FE = {"scaling": "standard"}
 # (day, type, product, brand, price, user, session)
 ROWS = [
     (0, "view", 1, "alpha", 1.0, 1, "s1"),
@@ -58,7 +58,7 @@ def events(spark):
         ],
         EVENT_SCHEMA,
     )
-    return engagement_levels(frame, FE)
+    return engagement_levels(frame, typed("engagement_levels"))
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_price_picture(events, assert_readable):
 
 
 def test_funnel_by_hand(events, assert_readable):
-    fig, caption = event_funnel(events, FE)
+    fig, caption = event_funnel(events, typed("engagement_levels"))
     assert_readable(fig)
     # 4 sessions: all have a view, s1 and s2 a cart, s1 a purchase
     assert caption["text"] == (
@@ -106,7 +106,7 @@ def test_funnel_by_hand(events, assert_readable):
 
 
 def test_levels_over_time_by_hand(events, assert_readable):
-    fig, caption = engagement_over_time(events, FE)
+    fig, caption = engagement_over_time(events, typed("engagement_levels"))
     assert_readable(fig)
     assert caption["text"].startswith("3 days from 2020-01-01 to 2020-01-03")
     assert (
@@ -164,7 +164,7 @@ def test_ratings_and_sentiment_by_hand(reviews, assert_readable):
 
 
 def test_top_brands_by_hand(events, assert_readable):
-    fig, caption = top_brands(events, {"top_brands": 1})
+    fig, caption = top_brands(events, typed("eda", {"top_brands": 1}))
     assert_readable(fig)
     # alpha 4 events (1 purchase), beta 4 (0): ties by name -> alpha; 2 unbranded
     assert caption["text"] == (
@@ -189,7 +189,7 @@ def test_the_report_links_every_picture(events, reviews):
         {"name": "a_picture", "title": "A", "text": "first"},
         {"name": "b_picture", "title": "B", "text": "second"},
     ]
-    report = eda_report(summary, {"pictures_href": "eda/"}, *captions)
+    report = eda_report(summary, typed("eda", {"pictures_href": "eda/"}), *captions)
     assert "![A](eda/a_picture.png)" in report
     assert "![B](eda/b_picture.png)" in report
     assert report.index("first") < report.index("second")

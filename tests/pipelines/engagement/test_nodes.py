@@ -18,9 +18,8 @@ from recsys_kedro.pipelines.engagement.nodes import (
     evaluate_engagement_model,
     train_engagement_model,
 )
-from recsys_kedro.pipelines.engagement.params import parse_params
 from recsys_kedro.pipelines.feature_engineering.nodes import engagement_levels
-from recsys_kedro.recommend.levels import level_names
+from tests.params import typed
 
 T0 = datetime(2020, 1, 1, 10, 0, 0)
 DAY = 86_400
@@ -29,7 +28,6 @@ EVENT_SCHEMA = (
     "category_code string, brand string, price double, user_id long, "
     "user_session string"
 )
-FE_PARAMS = {"scaling": "standard"}
 
 # (seconds after T0, type, product, user, session)
 ROWS = [
@@ -51,7 +49,7 @@ def _events(spark, rows):
         ],
         EVENT_SCHEMA,
     )
-    return engagement_levels(frame, FE_PARAMS)
+    return engagement_levels(frame, typed("engagement_levels"))
 
 
 def _row(examples: pd.DataFrame, seconds: int, user: int, product: int) -> dict:
@@ -188,7 +186,7 @@ def test_metrics_and_baselines_by_hand(spark, assert_readable):
         statement="SELECT *, CAST(u_events AS DOUBLE) AS prediction FROM __THIS__"
     )
     metrics, table, confusion = evaluate_engagement_model(
-        model, train, test, {"rows": 10}, FE_PARAMS
+        model, train, test, {"rows": 10}, typed("engagement_levels")
     )
     rows = table.set_index("predictor")
     # model: view P 3/3 R 3/4; cart P 1/2 R 1/2; remove P 1/1 R 1/1; purchase P 1/2 R 1
@@ -227,7 +225,7 @@ def test_balanced_weights_and_the_fitted_model(spark):
     examples = engagement_examples(
         _events(spark, ROWS + [(8 * DAY + i, "view", 3, 3, "s7") for i in range(3)])
     )
-    bundle, info = train_engagement_model(examples, {})
+    bundle, info = train_engagement_model(examples, typed("engagement", {}))
     # 4 + 3 views, one cart, one removal, one purchase
     assert info["class_counts"] == {"0": 7, "1": 1, "2": 1, "3": 1}
     # n / (classes x count): 10 / (4 x 7), 10 / 4
@@ -242,14 +240,16 @@ def test_balanced_weights_and_the_fitted_model(spark):
 def test_one_class_only_is_refused(spark):
     views = [(i, "view", 1, 1, "s1") for i in range(5)]
     with pytest.raises(ValueError, match="engagement levels \\[0\\] only"):
-        train_engagement_model(engagement_examples(_events(spark, views)), {})
+        train_engagement_model(
+            engagement_examples(_events(spark, views)), typed("engagement", {})
+        )
 
 
 def test_a_sample_of_the_training_rows(spark):
     rows = [(i, ["view", "cart"][i % 2], 1, 1, "s1") for i in range(200)]
     _, info = train_engagement_model(
         engagement_examples(_events(spark, rows)),
-        {"max_train_rows": 50, "classifier": "random_forest"},
+        typed("engagement", {"max_train_rows": 50, "classifier": "random_forest"}),
     )
     assert 25 <= info["rows"] <= 75  # a seeded Bernoulli sample of 50/200
     assert info["classifier"] == "random_forest"
@@ -257,13 +257,13 @@ def test_a_sample_of_the_training_rows(spark):
 
 def test_bad_parameters_are_named():
     with pytest.raises(ValueError, match="classifier"):
-        parse_params({"classifier": "svm"})
+        typed("engagement", {"classifier": "svm"})
     with pytest.raises(ValueError, match="max_train_rows"):
-        parse_params({"max_train_rows": 0})
+        typed("engagement", {"max_train_rows": 0})
 
 
 def test_level_names_follow_the_parameters():
-    assert level_names(FE_PARAMS.get("engagement_levels")) == {
+    assert typed("engagement_levels").names() == {
         0: "view",
         1: "cart",
         2: "remove_from_cart",

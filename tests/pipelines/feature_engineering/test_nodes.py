@@ -16,6 +16,7 @@ from recsys_kedro.pipelines.feature_engineering.nodes import (
     session_features,
     user_features,
 )
+from tests.params import typed
 
 T0 = datetime(2020, 1, 1, 10, 0, 0)
 EVENT_SCHEMA = (
@@ -57,7 +58,7 @@ ROWS = [
 
 @pytest.fixture
 def events(spark):
-    return engagement_levels(_events(spark, ROWS), PARAMS)
+    return engagement_levels(_events(spark, ROWS), typed("engagement_levels"))
 
 
 def test_engagement_levels(events):
@@ -103,9 +104,13 @@ def test_product_counts_conversion_and_price(events):
 
 def test_the_scaler_sees_only_the_training_period(events, spark):
     train, _, _ = split_events_by_time(
-        events, {"cutoff": "2020-01-05T00:00:00", "test_days": 30}
+        events, typed("time_split", {"cutoff": "2020-01-05T00:00:00", "test_days": 30})
     )
-    scaler = fit_scaler(user_features(train), product_event_features(train), PARAMS)
+    scaler = fit_scaler(
+        user_features(train),
+        product_event_features(train),
+        typed("feature_engineering", PARAMS),
+    )
     stats = scaler["tables"]["user_features"]["events"]
     # Before the cut-off: user 1 has 5 events, user 2 has 2.
     assert stats["centre"] == pytest.approx(3.5)
@@ -116,12 +121,17 @@ def test_the_scaler_sees_only_the_training_period(events, spark):
             spark,
             [(9 * DAY + i, "view", 9, 20, "beta", 1.0, 9, "s9") for i in range(50)],
         ),
-        PARAMS,
+        typed("engagement_levels"),
     )
     more, _, _ = split_events_by_time(
-        events.unionByName(burst), {"cutoff": "2020-01-05T00:00:00", "test_days": 30}
+        events.unionByName(burst),
+        typed("time_split", {"cutoff": "2020-01-05T00:00:00", "test_days": 30}),
     )
-    again = fit_scaler(user_features(more), product_event_features(more), PARAMS)
+    again = fit_scaler(
+        user_features(more),
+        product_event_features(more),
+        typed("feature_engineering", PARAMS),
+    )
     assert again == scaler
     scaled = {
         r.user_id: r.events_scaled

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -22,19 +21,16 @@ from recsys_kedro.pipelines.feature_engineering import create_pipeline as fe_pip
 from recsys_kedro.pipelines.nlp import create_pipeline as nlp_pipeline
 from recsys_kedro.pipelines.nlp.nodes import CACHE_SCHEMA
 from recsys_kedro.sample_data.generator import SampleConfig, generate
+from tests.params import typed
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
-
-
-def _params(name: str) -> dict:
-    return yaml.safe_load((CONF / f"parameters_{name}.yml").read_text())[name]
 
 
 @pytest.fixture(scope="module")
 def run(spark, tmp_path_factory, kept_dataset):
     raw = tmp_path_factory.mktemp("fe") / "raw"
     generate(SampleConfig(events=20_000, seed=5), raw)
-    dp = _params("data_processing")
+    dp = typed("data_processing")
     events, _ = clean_events(
         RawCsvDataset(path=str(raw / "events"), pattern="*.csv").load(), dp
     )
@@ -66,9 +62,10 @@ def run(spark, tmp_path_factory, kept_dataset):
             "products_clean": MemoryDataset(products),
             "product_mapping_clean": MemoryDataset(mapping),
             "embedding_cache": MemoryDataset(spark.createDataFrame([], CACHE_SCHEMA)),
-            "params:nlp": MemoryDataset(_params("nlp")),
-            "params:feature_engineering": MemoryDataset(_params("feature_engineering")),
-            "params:time_split": MemoryDataset({"cutoff": None, "test_days": 20}),
+            "params:nlp": MemoryDataset(typed("nlp")),
+            "params:feature_engineering": MemoryDataset(typed("feature_engineering")),
+            "params:engagement_levels": MemoryDataset(typed("engagement_levels")),
+            "params:time_split": MemoryDataset(typed("time_split", {"test_days": 20})),
         }
     )
     for name in pipeline.datasets() - pipeline.inputs():

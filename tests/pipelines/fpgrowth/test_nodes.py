@@ -19,6 +19,7 @@ from recsys_kedro.pipelines.fpgrowth.nodes import (
     rules_reports,
 )
 from recsys_kedro.pipelines.fpgrowth.params import FpGrowthParams
+from tests.params import typed
 
 
 def _baskets(spark, lists):
@@ -39,19 +40,23 @@ def test_baskets_dedupe_filter_and_drop_large(events, fp_params):
         (3, 20, "cart", 0, "c"),
         (3, 30, "cart", 0, "c"),
     ]
-    baskets, stats = build_baskets(events(rows), {**fp_params, "max_basket_size": 2})
+    baskets, stats = build_baskets(
+        events(rows), typed("fpgrowth", {**fp_params, "max_basket_size": 2})
+    )
     got = sorted(tuple(r.items) for r in baskets.collect())
     assert got == [(10,), (10, 20)]
     assert stats["baskets"] == 2 and stats["baskets_dropped_too_large"] == 1
     assert stats["baskets_with_2_or_more"] == 2  # counted before the drop: a and c
-    by_user, _ = build_baskets(events(rows), {**fp_params, "basket": "user_id"})
+    by_user, _ = build_baskets(
+        events(rows), typed("fpgrowth", {**fp_params, "basket": "user_id"})
+    )
     assert sorted(tuple(r.items) for r in by_user.collect()) == [
         (10,),
         (10, 20),
         (10, 20, 30),
     ]
     with pytest.raises(BasketError, match="No event of the types"):
-        build_baskets(events([(1, 10, "view")]), fp_params)
+        build_baskets(events([(1, 10, "view")]), typed("fpgrowth", fp_params))
 
 
 def test_min_count_below_two_is_refused(fp_params):
@@ -75,7 +80,8 @@ BASKETS = [
 
 def test_itemsets_by_hand_at_min_count_four(spark, fp_params):
     itemsets, rules, stats = mine_rules(
-        _baskets(spark, BASKETS), {**fp_params, "min_count": 4, "min_confidence": 0.5}
+        _baskets(spark, BASKETS),
+        typed("fpgrowth", {**fp_params, "min_count": 4, "min_confidence": 0.5}),
     )
     got = {tuple(r.items): r.freq for r in itemsets.collect()}
     # counted by hand over the 10 baskets
@@ -98,7 +104,10 @@ def test_same_itemsets_and_rules_as_mlxtend(spark, fp_params):
     min_count, min_conf = 6, 0.3
     itemsets, rules, _ = mine_rules(
         _baskets(spark, baskets),
-        {**fp_params, "min_count": min_count, "min_confidence": min_conf},
+        typed(
+            "fpgrowth",
+            {**fp_params, "min_count": min_count, "min_confidence": min_conf},
+        ),
     )
     encoder = TransactionEncoder()
     onehot = pd.DataFrame(
@@ -149,7 +158,7 @@ def test_queries_hide_the_last_product(events, fp_params):
     ]
     got = [
         (r.query, r.hidden)
-        for r in crosssell_queries(events(rows), fp_params).collect()
+        for r in crosssell_queries(events(rows), typed("fpgrowth", fp_params)).collect()
     ]
     assert got == [([10, 20], 30)]
 
@@ -170,7 +179,10 @@ def test_hybrid_table_by_hand(spark, fp_params):
     out = hybrid_recommendations(
         neighbours,
         rules,
-        {**fp_params, "crosssell": {**fp_params["crosssell"], "blend_weight": 0.5}},
+        typed(
+            "fpgrowth",
+            {**fp_params, "crosssell": {**fp_params["crosssell"], "blend_weight": 0.5}},
+        ),
     )
     got = [(r.rec_product_id, r.score, r.source) for r in out.orderBy("rank").collect()]
     # rules of [1] normalised by 2.0: 3 -> 1.0, 4 -> 0.5; the two-product rule is not used
@@ -204,7 +216,7 @@ def test_reports_sort_what_a_table_read_gives_in_any_order(spark, fp_params):
         [([1], 3, 0.3), ([3, 4], 7, 0.7), ([2], 5, 0.5)],
         "items array<bigint>, freq bigint, support double",
     ).repartition(2)
-    params = {**fp_params, "artifact_rows": 3, "top_rules": 2}
+    params = typed("fpgrowth", {**fp_params, "artifact_rows": 3, "top_rules": 2})
     itemsets_pdf, rules_pdf, text, _ = rules_reports(
         itemsets,
         rules,

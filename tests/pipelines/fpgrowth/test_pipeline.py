@@ -15,6 +15,7 @@ from recsys_kedro.pipelines.cf import create_pipeline as cf_pipeline
 from recsys_kedro.pipelines.data_processing.nodes import clean_events
 from recsys_kedro.pipelines.fpgrowth import create_pipeline as fp_pipeline
 from recsys_kedro.sample_data.generator import SampleConfig, generate
+from tests.params import typed
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 
@@ -26,7 +27,9 @@ def run(spark, fp_params, tmp_path_factory, kept_dataset):
     generate(SampleConfig(events=40_000, seed=8), raw)
     dp = yaml.safe_load((CONF / "parameters_data_processing.yml").read_text())
     events_raw = RawCsvDataset(path=str(raw / "events"), pattern="*.csv").load()
-    events_clean, _ = clean_events(events_raw, dp["data_processing"])
+    events_clean, _ = clean_events(
+        events_raw, typed("data_processing", dp["data_processing"])
+    )
     cf = yaml.safe_load((CONF / "parameters_cf.yml").read_text())["cf"]
     cf["evaluation"]["models"] = ["popularity"]
     pipeline = (cf_pipeline() + fp_pipeline()).to_outputs(
@@ -38,9 +41,9 @@ def run(spark, fp_params, tmp_path_factory, kept_dataset):
     catalog = DataCatalog(
         {
             "events_clean": MemoryDataset(events_clean),
-            "params:cf": MemoryDataset(cf),
-            "params:fpgrowth": MemoryDataset(fp_params),
-            "params:time_split": MemoryDataset({"cutoff": None, "test_days": 20}),
+            "params:cf": MemoryDataset(typed("cf", cf)),
+            "params:fpgrowth": MemoryDataset(typed("fpgrowth", fp_params)),
+            "params:time_split": MemoryDataset(typed("time_split", {"test_days": 20})),
         }
     )
     for name in pipeline.datasets() - pipeline.inputs():
@@ -100,7 +103,9 @@ def test_runs_on_real_rows(spark, fp_params, real_raw_dir, kept_dataset):
     events_raw = RawCsvDataset(
         path=str(real_raw_dir / "events"), pattern="*.csv"
     ).load()
-    events_clean, _ = clean_events(events_raw, dp["data_processing"])
+    events_clean, _ = clean_events(
+        events_raw, typed("data_processing", dp["data_processing"])
+    )
     cf = yaml.safe_load((CONF / "parameters_cf.yml").read_text())["cf"]
     cf["evaluation"]["models"] = ["popularity"]
     pipeline = (cf_pipeline() + fp_pipeline()).to_outputs(
@@ -109,9 +114,9 @@ def test_runs_on_real_rows(spark, fp_params, real_raw_dir, kept_dataset):
     catalog = DataCatalog(
         {
             "events_clean": MemoryDataset(events_clean),
-            "params:cf": MemoryDataset(cf),
-            "params:fpgrowth": MemoryDataset(fp_params),
-            "params:time_split": MemoryDataset({"cutoff": None, "test_days": 30}),
+            "params:cf": MemoryDataset(typed("cf", cf)),
+            "params:fpgrowth": MemoryDataset(typed("fpgrowth", fp_params)),
+            "params:time_split": MemoryDataset(typed("time_split", {"test_days": 30})),
         }
     )
     for name in pipeline.datasets() - pipeline.inputs():

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from recsys_kedro.pipelines.nlp import models
-from recsys_kedro.pipelines.nlp.params import parse_params
+from tests.params import typed
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 
@@ -22,7 +22,7 @@ def nlp_params() -> dict:
 @pytest.fixture(scope="session")
 def processor():
     """The default spaCy pipeline and stemmer."""
-    cfg = parse_params(yaml.safe_load((CONF / "parameters_nlp.yml").read_text())["nlp"])
+    cfg = typed("nlp")
     return models.text_processor(
         cfg.lemmatizer.model,
         tuple(cfg.text.keep_stop_words),

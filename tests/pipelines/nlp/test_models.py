@@ -8,11 +8,11 @@ import shutil
 import pytest
 
 from recsys_kedro.pipelines.nlp.models import NlpModelError, check_models
-from recsys_kedro.pipelines.nlp.params import parse_params
+from tests.params import typed
 
 
 def test_the_defaults_resolve_to_installed_packages(nlp_params):
-    found = check_models(parse_params(nlp_params))
+    found = check_models(typed("nlp", nlp_params))
     assert found["lemmatizer"].startswith("blank:en+lookups==")
     assert found["stemmer"] == "snowball:english"
     assert found["sentiment"].startswith("vader==")
@@ -23,7 +23,7 @@ def test_a_model_folder_is_accepted_by_path(nlp_params, minilm_path, tmp_path):
     folder = tmp_path / "minilm"
     shutil.copytree(minilm_path, folder)
     nlp_params["embeddings"]["model"] = str(folder)
-    found = check_models(parse_params(nlp_params))
+    found = check_models(typed("nlp", nlp_params))
     assert found["embeddings"] == f"{folder}|max_length=256"
 
 
@@ -59,15 +59,15 @@ def test_a_model_that_cannot_be_found_is_named_with_the_fix(
 ):
     nlp_params[section][key] = value
     with pytest.raises(NlpModelError) as caught:
-        check_models(parse_params(nlp_params))
+        check_models(typed("nlp", nlp_params))
     assert message in str(caught.value)
 
 
 def test_parameters_are_checked(nlp_params):
     nlp_params["sentiment"]["negative_threshold"] = 0.5
     with pytest.raises(ValueError, match="negative_threshold"):
-        parse_params(nlp_params)
+        typed("nlp", nlp_params)
     nlp_params["sentiment"]["negative_threshold"] = -0.05
     nlp_params["text"]["keep_stop_words"] = ["not", False]  # YAML's bare `no`
     with pytest.raises(ValueError, match="keep_stop_words"):
-        parse_params(nlp_params)
+        typed("nlp", nlp_params)

@@ -20,7 +20,8 @@ from recsys_kedro.pipelines.nlp.nodes import (
     product_text_embeddings,
     review_embeddings,
 )
-from recsys_kedro.pipelines.nlp.params import ProductTextParams, parse_params
+from recsys_kedro.pipelines.nlp.params import ProductTextParams
+from tests.params import typed
 
 REVIEWS_SCHEMA = T.StructType(
     [
@@ -65,8 +66,10 @@ def test_annotate_keeps_every_review_whatever_its_text(spark, products, nlp_para
         (6, "P2", 4, True, None, 0, "très bien, j'adore", "f"),
     ]
     reviews = spark.createDataFrame(rows, REVIEWS_SCHEMA)
-    found = models.check_models(parse_params(nlp_params))
-    out = annotate_reviews(reviews, products, nlp_params, found).toPandas()
+    found = models.check_models(typed("nlp", nlp_params))
+    out = annotate_reviews(
+        reviews, products, typed("nlp", nlp_params), found
+    ).toPandas()
     out = out.set_index("review_id").sort_index()
     assert out.index.tolist() == [1, 2, 3, 4, 5, 6]
     assert out["product_known"].tolist() == [True, True, False, True, True, True]
@@ -85,7 +88,7 @@ def test_annotate_keeps_every_review_whatever_its_text(spark, products, nlp_para
 def test_annotate_names_missing_columns(spark, products, nlp_params):
     reviews = spark.createDataFrame([(1, "P1")], "review_id long, product_id string")
     with pytest.raises(NlpInputError, match=r"lacks columns \['rating'"):
-        annotate_reviews(reviews, products, nlp_params, {})
+        annotate_reviews(reviews, products, typed("nlp", nlp_params), {})
 
 
 def test_sentiment_against_ratings_by_hand(spark, nlp_params):
@@ -99,7 +102,7 @@ def test_sentiment_against_ratings_by_hand(spark, nlp_params):
         + [(5, None)] * 4  # no text: left out
     )
     frame = spark.createDataFrame(rows, "rating int, sentiment_label string")
-    result = evaluate_sentiment(frame, nlp_params)["metrics"]
+    result = evaluate_sentiment(frame, typed("nlp", nlp_params))["metrics"]
     # truth positive: 3 right, 1 negative, 1 neutral; truth negative: 2 right, 1 wrong.
     assert result["sentiment_n"] == 8
     assert result["sentiment_accuracy"] == pytest.approx(5 / 8)
@@ -129,7 +132,9 @@ def test_embeddings_are_cached_by_model_and_text(spark, products, nlp_params):
         ],
     )
     empty = spark.createDataFrame([], CACHE_SCHEMA)
-    new, stats = embed_new_texts(reviews, products, empty, nlp_params, nlp_models)
+    new, stats = embed_new_texts(
+        reviews, products, empty, typed("nlp", nlp_params), nlp_models
+    )
     got = {r.key: np.array(r.embedding) for r in new.collect()}
     # Two review texts and two descriptions ("Cream. Brand", "Serum. Other. Skincare.
     # ['Vegan']"); P3's and review 4's texts are empty.
@@ -146,15 +151,23 @@ def test_embeddings_are_cached_by_model_and_text(spark, products, nlp_params):
         np.testing.assert_allclose(got[_key(text)], vector, atol=1e-5)
 
     cache = new
-    _, again = embed_new_texts(reviews, products, cache, nlp_params, nlp_models)
+    _, again = embed_new_texts(
+        reviews, products, cache, typed("nlp", nlp_params), nlp_models
+    )
     assert again["embedding_texts_embedded"] == 0
     assert again["embedding_texts_cached"] == 4
     more = reviews.unionByName(_reviews_nlp(spark, [(5, "P1", "oily skin", 0.0, 0)]))
-    added, stats = embed_new_texts(more, products, cache, nlp_params, nlp_models)
+    added, stats = embed_new_texts(
+        more, products, cache, typed("nlp", nlp_params), nlp_models
+    )
     assert [r.key for r in added.collect()] == [_key("oily skin")]
     # Another model id is another key: nothing is reused.
     _, other = embed_new_texts(
-        reviews, products, cache, nlp_params, {"embeddings": "other|max_length=128"}
+        reviews,
+        products,
+        cache,
+        typed("nlp", nlp_params),
+        {"embeddings": "other|max_length=128"},
     )
     assert other["embedding_texts_embedded"] == 4
 
@@ -185,7 +198,7 @@ def test_review_and_product_embeddings_by_hand(spark, products, nlp_params):
     assert rows == {1: [1.0, 0.0], 2: [0.0, 1.0], 3: [0.0, 2.0]}
 
     out = product_text_embeddings(
-        reviews, per_review, products, cache, nlp_params, nlp_models
+        reviews, per_review, products, cache, typed("nlp", nlp_params), nlp_models
     )
     got = {r.product_id: r for r in out.collect()}
     # P2's description is not in this cache and P3 has no text: a product without
@@ -200,7 +213,7 @@ def test_review_and_product_embeddings_by_hand(spark, products, nlp_params):
 
     nlp_params["products"]["max_reviews_per_product"] = 1
     capped = product_text_embeddings(
-        reviews, per_review, products, cache, nlp_params, nlp_models
+        reviews, per_review, products, cache, typed("nlp", nlp_params), nlp_models
     )
     p1 = capped.filter("product_id = 'P1'").first()
     # Only the most helpful review (5 positive votes) is averaged.

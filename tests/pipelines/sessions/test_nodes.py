@@ -21,6 +21,7 @@ from recsys_kedro.pipelines.sessions.nodes import (
     session_sequences,
 )
 from tests.conftest import EVENT_SCHEMA
+from tests.params import typed
 
 PARAMS = yaml.safe_load(
     (
@@ -80,13 +81,25 @@ def test_sequences_collapse_repeats_and_order_same_instant_events(spark):
             ("b", 0, "view", 5),
         ],
     )
-    got = _collect(session_sequences(events, PARAMS))
+    got = _collect(session_sequences(events, typed("sessions", PARAMS)))
     assert got == {"a": [1, 2, 1], "b": [5, 3]}
-    every = _collect(session_sequences(events, {**PARAMS, "collapse_repeats": False}))
+    every = _collect(
+        session_sequences(
+            events, typed("sessions", {**PARAMS, "collapse_repeats": False})
+        )
+    )
     assert every == {"a": [1, 1, 2, 2, 1], "b": [5, 3]}
-    views = _collect(session_sequences(events, {**PARAMS, "event_types": ["view"]}))
+    views = _collect(
+        session_sequences(
+            events, typed("sessions", {**PARAMS, "event_types": ["view"]})
+        )
+    )
     assert views == {"a": [1, 2, 1], "b": [5]}
-    row = session_sequences(events, PARAMS).where("user_session = 'a'").first()
+    row = (
+        session_sequences(events, typed("sessions", PARAMS))
+        .where("user_session = 'a'")
+        .first()
+    )
     assert (row["start_time"], row["end_time"], row["n_items"]) == (
         T0,
         T0 + timedelta(hours=4),
@@ -104,7 +117,9 @@ def test_recent_session_events_keep_whole_sessions_active_at_the_end(spark):
             ("end", 47, "view", 4),
         ],
     )
-    got = recent_session_events(events, {**PARAMS, "recent_days": 0.5})
+    got = recent_session_events(
+        events, typed("sessions", {**PARAMS, "recent_days": 0.5})
+    )
     assert sorted((r["user_session"], r["product_id"]) for r in got.collect()) == [
         ("end", 4),
         ("late", 2),
@@ -117,7 +132,9 @@ TRAIN = [[1, 2, 3], [2, 4], [1, 2], [2, 3, 4], [5, 2], [4, 5], [1, 2, 3, 4]]
 
 @pytest.fixture(scope="module")
 def fitted(spark):
-    model, stats = fit_session_recommender(_sequences(spark, TRAIN), QUICK)
+    model, stats = fit_session_recommender(
+        _sequences(spark, TRAIN), typed("sessions", QUICK)
+    )
     return model, stats
 
 
@@ -134,7 +151,7 @@ def test_fit_keeps_the_newest_sessions_in_time_order(spark, fitted):
         3,
     ]
     small, _ = fit_session_recommender(
-        _sequences(spark, TRAIN), {**QUICK, "max_sessions": 3}
+        _sequences(spark, TRAIN), typed("sessions", {**QUICK, "max_sessions": 3})
     )
     newest = small.index
     assert newest.n_sessions == 3
@@ -143,13 +160,15 @@ def test_fit_keeps_the_newest_sessions_in_time_order(spark, fitted):
 
 def test_fit_needs_two_sessions(spark):
     with pytest.raises(SessionDataError, match="1 training session"):
-        fit_session_recommender(_sequences(spark, [[1, 2]]), QUICK)
+        fit_session_recommender(_sequences(spark, [[1, 2]]), typed("sessions", QUICK))
 
 
 def test_recommendations_on_the_workers_match_the_model(spark, fitted):
     model, _ = fitted
     sessions = _sequences(spark, [[1, 2], [99], [4]])
-    got = recommend_sessions(model, sessions, {**QUICK, "top_n": 3}).toPandas()
+    got = recommend_sessions(
+        model, sessions, typed("sessions", {**QUICK, "top_n": 3})
+    ).toPandas()
     ids, _, answered = model.recommend(
         SessionData(np.array([0, 2, 3, 4]), np.array([1, 2, 99, 4])), 3
     )
@@ -197,7 +216,12 @@ def test_evaluation_by_hand(spark, fitted):
         },
     }
     table, metrics = evaluate_session_models(
-        model, test, neighbours, rules, {"cutoff": "2020-01-02"}, params
+        model,
+        test,
+        neighbours,
+        rules,
+        {"cutoff": "2020-01-02"},
+        typed("sessions", params),
     )
     rows = table.set_index("model")
     assert list(rows.index) == [

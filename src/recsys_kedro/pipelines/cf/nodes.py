@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from recsys_kedro.evaluation import ranking_metrics
-from recsys_kedro.pipelines.cf.params import CfParams, parse_params
+from recsys_kedro.pipelines.cf.params import CfParams
 from recsys_kedro.pipelines.cf.similarity import NEIGHBOUR_COLUMNS, block_neighbours
 from recsys_kedro.recommend.quality import check_recommendations
 from recsys_kedro.recommend.scoring import (
@@ -106,7 +105,7 @@ def _transform(weight, cfg: CfParams):
 
 
 def build_interactions(
-    events: DataFrame, params: Mapping[str, Any]
+    events: DataFrame, cfg: CfParams
 ) -> tuple[DataFrame, DataFrame, dict[str, float]]:
     """Engagement-weighted interactions and each user's history.
 
@@ -119,7 +118,7 @@ def build_interactions(
 
     Args:
         events: ``events_clean`` (or the training part of it).
-        params: ``params:cf``.
+        cfg: ``params:cf``.
 
     Returns:
         ``interactions`` (``row_id, product_id, weight``), ``user_history`` (one row per
@@ -130,7 +129,6 @@ def build_interactions(
         InteractionError: No (row, product) pair has a positive weight.
     """
     start = time.perf_counter()
-    cfg = parse_params(params)
     weighted = _weighted_events(events, cfg)
     row_key = (
         F.col("user_id")
@@ -239,7 +237,7 @@ def _user_history(weighted: DataFrame, cfg: CfParams) -> DataFrame:
 
 
 def item_similarities(
-    interactions: DataFrame, params: Mapping[str, Any]
+    interactions: DataFrame, cfg: CfParams
 ) -> tuple[DataFrame, dict[str, float]]:
     """Top-N cosine neighbours of every product.
 
@@ -250,7 +248,7 @@ def item_similarities(
 
     Args:
         interactions: ``row_id, product_id, weight``.
-        params: ``params:cf``.
+        cfg: ``params:cf``.
 
     Returns:
         The long table ``product_id, rank, rec_product_id, score`` (rank 1 = most
@@ -261,7 +259,6 @@ def item_similarities(
         RecommendationQualityError: The result breaks an output rule.
     """
     start = time.perf_counter()
-    cfg = parse_params(params)
     spark = get_spark()
     n_products = interactions.select("product_id").distinct().count()
     if n_products < 2:
@@ -342,9 +339,7 @@ def item_similarities(
     return neighbours, stats
 
 
-def product_recommendations_wide(
-    neighbours: DataFrame, params: Mapping[str, Any]
-) -> DataFrame:
+def product_recommendations_wide(neighbours: DataFrame, params: CfParams) -> DataFrame:
     """The neighbour table in the wide form: ``product_id, rec_1 .. rec_N, score_1 ..
     score_N`` (nulls where a product has fewer than N neighbours).
 
@@ -355,7 +350,7 @@ def product_recommendations_wide(
     Returns:
         One row per product.
     """
-    n = parse_params(params).top_n
+    n = params.top_n
     rec_cols = [
         F.max(F.when(F.col("rank") == i, F.col("rec_product_id"))).alias(f"rec_{i}")
         for i in range(1, n + 1)
@@ -367,18 +362,17 @@ def product_recommendations_wide(
     return neighbours.groupBy("product_id").agg(*rec_cols, *score_cols)
 
 
-def popular_products(interactions: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+def popular_products(interactions: DataFrame, cfg: CfParams) -> DataFrame:
     """The most engaged-with products: the fallback for users without history.
 
     Args:
         interactions: ``row_id, product_id, weight``.
-        params: ``params:cf``.
+        cfg: ``params:cf``.
 
     Returns:
         ``product_id, rank, score`` for the ``popular_pool`` products with the largest
         summed weight; score = weight / the top product's weight.
     """
-    cfg = parse_params(params)
     totals = interactions.groupBy("product_id").agg(F.sum("weight").alias("total"))
     # At most popular_pool rows (a parameter, not the data's size) reach the driver: a
     # window over them would move them to one partition anyway, with Spark's warning.
@@ -430,7 +424,7 @@ def recommend_for_users(
     user_history: DataFrame,
     neighbours: DataFrame,
     popular: DataFrame,
-    params: Mapping[str, Any],
+    cfg: CfParams,
 ) -> tuple[DataFrame, dict[str, float]]:
     """``user_recommendations``: every user's top-k with its source.
 
@@ -438,7 +432,7 @@ def recommend_for_users(
         user_history: ``user_id, products, weights, excluded``.
         neighbours: Long neighbour table.
         popular: ``product_id, rank, score``.
-        params: ``params:cf``.
+        cfg: ``params:cf``.
 
     Returns:
         ``user_id, rank, product_id, score, source`` and statistics for MLflow.
@@ -447,7 +441,6 @@ def recommend_for_users(
         RecommendationQualityError: The result breaks an output rule.
     """
     start = time.perf_counter()
-    cfg = parse_params(params)
     recs = persist_for_run(score_users(user_history, neighbours, popular, cfg.top_k))
     rows = check_recommendations(
         recs,
@@ -553,7 +546,7 @@ def evaluate_recommenders(
     train_popular: DataFrame,
     test_events: DataFrame,
     split: dict[str, Any],
-    params: Mapping[str, Any],
+    cfg: CfParams,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Compares popularity, item-item cosine and ALS on the test period.
 
@@ -568,14 +561,13 @@ def evaluate_recommenders(
         train_popular: Popular products before the cut-off.
         test_events: Events of the test period.
         split: The split description.
-        params: ``params:cf``.
+        cfg: ``params:cf``.
 
     Returns:
         The comparison table (one row per model) and its values as MLflow metrics
         (``<model>.<metric>_at_<k>``, in the format of :func:`cf_metrics`).
     """
     start = time.perf_counter()
-    cfg = parse_params(params)
     ev = cfg.evaluation
     active = train_history.where(F.size("products") > 0)
     relevant = persist_for_run(
@@ -616,7 +608,7 @@ def recommender_model(
     neighbours: DataFrame,
     popular: DataFrame,
     user_recommendations: DataFrame,
-    params: Mapping[str, Any],
+    params: CfParams,
 ) -> RecommenderBundle:
     """Bundles the fitted recommender for ``MlflowRecommenderModelDataset``.
 
@@ -633,7 +625,7 @@ def recommender_model(
         neighbours=neighbours,
         popular=popular,
         user_recommendations=user_recommendations,
-        top_k=parse_params(params).top_k,
+        top_k=params.top_k,
     )
 
 

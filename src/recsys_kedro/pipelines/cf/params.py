@@ -5,8 +5,7 @@ Checked by :class:`recsys_kedro.hooks.ParameterHooks` before any node runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -80,19 +79,3 @@ class CfParams(_Strict):
                 "the fallback could not fill a user's list"
             )
         return self
-
-
-def parse_params(params: Mapping[str, Any] | CfParams) -> CfParams:
-    """Validates ``params:cf``.
-
-    Args:
-        params: The raw mapping (or an already parsed object).
-
-    Returns:
-        The typed parameters.
-    """
-    return params if isinstance(params, CfParams) else CfParams.model_validate(params)
-
-
-# The model of `params:cf`, found by recsys_kedro.parameters (no hand-kept list).
-MODEL = CfParams

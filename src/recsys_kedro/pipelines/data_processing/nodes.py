@@ -87,22 +87,6 @@ class HeaderMismatchError(ValueError):
 # -- helpers -----------------------------------------------------------------------------
 
 
-def parse_params(
-    params: Mapping[str, Any] | DataProcessingParams,
-) -> DataProcessingParams:
-    """Validates ``params:data_processing`` into its typed form.
-
-    Args:
-        params: The raw parameter mapping (or an already parsed object).
-
-    Returns:
-        The typed parameters.
-    """
-    if isinstance(params, DataProcessingParams):
-        return params
-    return DataProcessingParams.model_validate(dict(params))
-
-
 def _blank(column: Column) -> Column:
     return column.isNull() | (F.trim(column) == "")
 
@@ -360,7 +344,7 @@ def _mapped_frame(raw: RawCsvFiles, table: TableParams, source: str) -> DataFram
 
 
 def clean_events(
-    events_raw: RawCsvFiles, params: Mapping[str, Any]
+    events_raw: RawCsvFiles, params: DataProcessingParams
 ) -> tuple[DataFrame, DataFrame]:
     """Validates, types and de-duplicates the event logs.
 
@@ -374,7 +358,7 @@ def clean_events(
     Raises:
         HeaderMismatchError: A file's header is not the 9 expected columns.
     """
-    all_params = parse_params(params)
+    all_params = params
     cfg: EventsParams = all_params.events
     _check_exact_header(events_raw, cfg.columns, "Events")
     frame = events_raw.frame
@@ -420,7 +404,7 @@ def clean_events(
 
 
 def clean_reviews(
-    reviews_raw: RawCsvFiles, params: Mapping[str, Any]
+    reviews_raw: RawCsvFiles, params: DataProcessingParams
 ) -> tuple[DataFrame, DataFrame]:
     """Validates and types the review files (Sephora's, or another export's through
     ``reviews.column_mapping``).
@@ -435,7 +419,7 @@ def clean_reviews(
     Raises:
         HeaderMismatchError: A file lacks a required column.
     """
-    all_params = parse_params(params)
+    all_params = params
     cfg: ReviewsParams = all_params.reviews
     frame = _mapped_frame(reviews_raw, cfg, "Reviews")
     col = F.col
@@ -474,7 +458,7 @@ def clean_reviews(
 
 
 def clean_products(
-    products_raw: RawCsvFiles, params: Mapping[str, Any]
+    products_raw: RawCsvFiles, params: DataProcessingParams
 ) -> tuple[DataFrame, DataFrame]:
     """Validates and types the review-side product catalogue (``product_info.csv``).
 
@@ -488,7 +472,7 @@ def clean_products(
     Raises:
         HeaderMismatchError: A file lacks a required column.
     """
-    all_params = parse_params(params)
+    all_params = params
     cfg = all_params.products
     frame = _mapped_frame(products_raw, cfg, "Products")
     typed: dict[str, tuple[str, Column]] = {}
@@ -715,7 +699,7 @@ def build_data_quality_report(  # noqa: PLR0913, PLR0917 - a node with one input
     mapping_raw: RawCsvFiles,
     mapping_clean: DataFrame,
     mapping_rejected: DataFrame,
-    params: Mapping[str, Any] | None = None,
+    params: DataProcessingParams | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Counts every raw row into clean or rejected, per table, file and check.
 
@@ -741,7 +725,7 @@ def build_data_quality_report(  # noqa: PLR0913, PLR0917 - a node with one input
     Raises:
         RuntimeError: Some file's rows_in differs from clean + rejected.
     """
-    fmt = parse_params(params).events.time_format if params else "yyyy-MM-dd HH:mm:ss"
+    fmt = params.events.time_format if params else "yyyy-MM-dd HH:mm:ss"
     zoneless = {}
     if not events_raw.is_empty and "event_time" in events_raw.frame.columns:
         zoneless = {"zoneless_event_time": event_time(F.col("event_time"), fmt)[1]}

@@ -100,7 +100,3 @@ class DataProcessingParams(_Strict):
     events: EventsParams = Field(default_factory=EventsParams)
     reviews: ReviewsParams
     products: TableParams
-
-
-# The model of `params:data_processing`, found by recsys_kedro.parameters (no hand-kept list).
-MODEL = DataProcessingParams

@@ -9,7 +9,6 @@ logged to MLflow by the catalog) and a caption for the report.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,8 +20,8 @@ from pyspark.ml.stat import Correlation
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from recsys_kedro.pipelines.eda.params import parse_params
-from recsys_kedro.recommend.levels import level_names
+from recsys_kedro.pipelines.eda.params import EdaParams
+from recsys_kedro.recommend.levels import EngagementLevels
 
 Caption = dict[str, str]
 BINS_PER_DECADE = 10
@@ -223,18 +222,18 @@ def _annotated_bars(
 
 
 def event_funnel(
-    events_engagement: DataFrame, fe_params: Mapping[str, Any]
+    events_engagement: DataFrame, levels: EngagementLevels
 ) -> tuple[Figure, Caption]:
     """Events per type, and sessions reaching each step (view, cart, purchase).
 
     Args:
         events_engagement: Events.
-        fe_params: ``params:feature_engineering`` (the engagement level names).
+        levels: ``params:engagement_levels`` (the level names).
 
     Returns:
         The figure and its caption.
     """
-    types = list(level_names(fe_params.get("engagement_levels")).values())
+    types = list(levels.names().values())
     per_type = {
         r["event_type"]: int(r["count"])
         for r in events_engagement.groupBy("event_type").count().collect()
@@ -291,19 +290,19 @@ def event_funnel(
 
 
 def engagement_over_time(
-    events_engagement: DataFrame, fe_params: Mapping[str, Any]
+    events_engagement: DataFrame, levels: EngagementLevels
 ) -> tuple[Figure, Caption]:
     """Events per day at each engagement level (log scale: purchases are ~6 % of the
     events, views half).
 
     Args:
         events_engagement: Events with their engagement level.
-        fe_params: ``params:feature_engineering`` (the level names).
+        levels: ``params:engagement_levels`` (the level names).
 
     Returns:
         The figure and its caption.
     """
-    names = level_names(fe_params.get("engagement_levels"))
+    names = levels.names()
     daily = (
         events_engagement.groupBy(
             F.to_date("event_time").alias("day"), "engagement_level"
@@ -533,7 +532,7 @@ def sentiment_by_rating(reviews_nlp: DataFrame) -> tuple[Figure, Caption]:
 
 
 def top_brands(
-    events_engagement: DataFrame, params: Mapping[str, Any]
+    events_engagement: DataFrame, params: EdaParams
 ) -> tuple[Figure, Caption]:
     """The brands with the most events, with their purchases.
 
@@ -544,7 +543,7 @@ def top_brands(
     Returns:
         The figure and its caption.
     """
-    k = parse_params(params).top_brands
+    k = params.top_brands
     branded = F.col("brand").isNotNull() & (F.trim(F.col("brand")) != "")
     per_brand = (
         events_engagement.where(branded)
@@ -608,9 +607,7 @@ def eda_summary(events_engagement: DataFrame, reviews_nlp: DataFrame) -> dict[st
     }
 
 
-def eda_report(
-    summary: Mapping[str, Any], params: Mapping[str, Any], *captions: Caption
-) -> str:
+def eda_report(summary: dict[str, Any], params: EdaParams, *captions: Caption) -> str:
     """A Markdown report: the headline counts, then each picture with its caption.
 
     Args:
@@ -622,7 +619,7 @@ def eda_report(
     Returns:
         The report's text.
     """
-    href = parse_params(params).pictures_href.rstrip("/")
+    href = params.pictures_href.rstrip("/")
     lines = [
         "# Exploratory data analysis",
         "",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -20,21 +17,3 @@ class EdaParams(BaseModel):
         description="The pictures' folder relative to the report (the catalog writes "
         "them to data/08_reporting/eda/, the report to data/08_reporting/).",
     )
-
-
-def parse_params(params: Mapping[str, Any] | EdaParams) -> EdaParams:
-    """Validates ``params:eda``.
-
-    Args:
-        params: The raw mapping (or an already parsed object).
-
-    Returns:
-        The typed parameters.
-    """
-    if isinstance(params, EdaParams):
-        return params
-    return EdaParams.model_validate(params)
-
-
-# The model of `params:eda`, found by recsys_kedro.parameters (no hand-kept list).
-MODEL = EdaParams

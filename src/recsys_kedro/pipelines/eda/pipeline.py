@@ -25,11 +25,11 @@ PICTURES = {
     "rating_distribution": (rating_distribution, ["reviews_nlp"]),
     "event_funnel": (
         event_funnel,
-        ["events_engagement", "params:feature_engineering"],
+        ["events_engagement", "params:engagement_levels"],
     ),
     "engagement_over_time": (
         engagement_over_time,
-        ["events_engagement", "params:feature_engineering"],
+        ["events_engagement", "params:engagement_levels"],
     ),
     "sessions_per_user": (sessions_per_user, ["session_features"]),
     "product_popularity": (product_popularity, ["product_event_features"]),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -33,8 +32,8 @@ from pyspark.sql import functions as F
 
 from recsys_kedro.datasets.mlflow_spark_model import SparkModelWithExample
 from recsys_kedro.evaluation import classification_metrics
-from recsys_kedro.pipelines.engagement.params import parse_params
-from recsys_kedro.recommend.levels import level_names
+from recsys_kedro.pipelines.engagement.params import EngagementParams
+from recsys_kedro.recommend.levels import EngagementLevels
 from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
@@ -210,7 +209,7 @@ def _model_inputs() -> list[str]:
 
 
 def train_engagement_model(
-    engagement_train: DataFrame, params: Mapping[str, Any]
+    engagement_train: DataFrame, cfg: EngagementParams
 ) -> tuple[SparkModelWithExample, dict[str, Any]]:
     """Fits the Spark ML pipeline (SQL feature transform, assembler, standard scaler,
     classifier) on the training examples only.
@@ -220,7 +219,7 @@ def train_engagement_model(
 
     Args:
         engagement_train: Examples before the cut-off.
-        params: ``params:engagement``.
+        cfg: ``params:engagement``.
 
     Returns:
         The fitted model with five input rows (MLflow infers the signature from them)
@@ -229,7 +228,6 @@ def train_engagement_model(
     Raises:
         ValueError: The training examples hold fewer than two classes.
     """
-    cfg = parse_params(params)
     train = engagement_train
     if cfg.max_train_rows is not None:
         total = train.count()
@@ -302,8 +300,8 @@ def evaluate_engagement_model(
     engagement_model: PipelineModel,
     engagement_train: DataFrame,
     engagement_test: DataFrame,
-    train_info: Mapping[str, Any],
-    fe_params: Mapping[str, Any],
+    train_info: dict[str, Any],
+    levels: EngagementLevels,
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Scores the test examples and compares the model with two baselines.
 
@@ -316,13 +314,13 @@ def evaluate_engagement_model(
         engagement_train: Training examples (for the class shares).
         engagement_test: Test examples.
         train_info: From :func:`train_engagement_model`.
-        fe_params: ``params:feature_engineering`` (names of the levels).
+        levels: ``params:engagement_levels`` (names of the levels).
 
     Returns:
         MLflow metrics, the evaluation table (one row per model: accuracy, macro-F1,
         per-class precision and recall) and the confusion table (true x predicted).
     """
-    names = level_names(fe_params.get("engagement_levels"))
+    names = levels.names()
     classes = [names[k] for k in sorted(names)]
     scored = engagement_model.transform(engagement_test)
     confusion_rows = (

@@ -5,8 +5,7 @@ Checked by :class:`recsys_kedro.hooks.ParameterHooks` before any node runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,21 +49,3 @@ class EngagementParams(_Strict):
         default_factory=LogisticRegressionParams
     )
     random_forest: RandomForestParams = Field(default_factory=RandomForestParams)
-
-
-def parse_params(params: Mapping[str, Any] | EngagementParams) -> EngagementParams:
-    """Validates ``params:engagement``.
-
-    Args:
-        params: The raw mapping (or an already parsed object).
-
-    Returns:
-        The typed parameters.
-    """
-    if isinstance(params, EngagementParams):
-        return params
-    return EngagementParams.model_validate(params)
-
-
-# The model of `params:engagement`, found by recsys_kedro.parameters (no hand-kept list).
-MODEL = EngagementParams

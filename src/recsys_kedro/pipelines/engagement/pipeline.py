@@ -47,7 +47,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "engagement_train",
                     "engagement_test",
                     "engagement_train_info",
-                    "params:feature_engineering",
+                    "params:engagement_levels",
                 ],
                 [
                     "engagement_metrics",

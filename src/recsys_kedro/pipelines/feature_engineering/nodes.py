@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from recsys_kedro.pipelines.feature_engineering.params import parse_params
+from recsys_kedro.pipelines.feature_engineering.params import FeatureEngineeringParams
+from recsys_kedro.recommend.levels import EngagementLevels
 from recsys_kedro.spark_session import persist_for_run
 from recsys_kedro.tracking import mlflow_metrics
 
@@ -58,19 +58,18 @@ def _most_frequent(frame: DataFrame, key: str, column: str, alias: str) -> DataF
     )
 
 
-def engagement_levels(events_clean: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+def engagement_levels(events_clean: DataFrame, levels: EngagementLevels) -> DataFrame:
     """Adds each event's engagement level: 0 view, 1 cart, 2 remove_from_cart
     (disengagement), 3 purchase (``engagement_levels`` parameter).
 
     Args:
         events_clean: Clean events.
-        params: ``params:feature_engineering``.
+        levels: ``params:engagement_levels``.
 
     Returns:
         ``events_engagement``.
     """
-    levels = parse_params(params).engagement_levels
-    pairs = [x for k, v in levels.items() for x in (F.lit(k), F.lit(v))]
+    pairs = [x for k, v in levels.root.items() for x in (F.lit(k), F.lit(v))]
     return events_clean.withColumn(
         "engagement_level", F.create_map(*pairs)[F.col("event_type")].cast("int")
     )
@@ -197,7 +196,7 @@ def _norm_brand(column: Column) -> Column:
 def infer_product_mapping(
     product_event_features: DataFrame,
     products_clean: DataFrame,
-    params: Mapping[str, Any],
+    params: FeatureEngineeringParams,
 ) -> DataFrame:
     """Matches event products to review products by normalised brand, price closeness
     and (with ``category_pairs``) category.
@@ -219,7 +218,7 @@ def infer_product_mapping(
         ``product_mapping_inferred``: ``product_id_events, product_id_reviews,
         match_score, price_events, price_reviews, brand``.
     """
-    cfg = parse_params(params).matcher
+    cfg = params.matcher
     events = product_event_features.filter(
         F.col("brand").isNotNull() & (F.col("price_mean") > 0)
     ).select(
@@ -410,7 +409,7 @@ def mapping_quality(
 def fit_scaler(
     user_features: DataFrame,
     product_event_features: DataFrame,
-    params: Mapping[str, Any],
+    params: FeatureEngineeringParams,
 ) -> dict[str, Any]:
     """Scaling statistics of the numeric features, from the training period's features
     only (the caller passes features computed on events before the cut-off).
@@ -425,7 +424,7 @@ def fit_scaler(
         (standard: mean and population standard deviation; minmax: min and range; a
         zero scale is stored as 1).
     """
-    method = parse_params(params).scaling
+    method = params.scaling
     out: dict[str, Any] = {"method": method, "tables": {}}
     for table, frame, columns in (
         ("user_features", user_features, USER_NUMERIC),
@@ -456,7 +455,7 @@ def fit_scaler(
 
 
 def apply_scaler(
-    features: DataFrame, feature_scaler: Mapping[str, Any], table: str
+    features: DataFrame, feature_scaler: dict[str, Any], table: str
 ) -> DataFrame:
     """Adds ``<column>_scaled`` = (value − centre) / scale for the scaled columns.
 
@@ -479,14 +478,14 @@ def apply_scaler(
 
 
 def scale_user_features(
-    user_features_unscaled: DataFrame, feature_scaler: Mapping[str, Any]
+    user_features_unscaled: DataFrame, feature_scaler: dict[str, Any]
 ) -> DataFrame:
     """``user_features`` with scaled columns (see :func:`apply_scaler`)."""
     return apply_scaler(user_features_unscaled, feature_scaler, "user_features")
 
 
 def scale_product_features(
-    product_features_unscaled: DataFrame, feature_scaler: Mapping[str, Any]
+    product_features_unscaled: DataFrame, feature_scaler: dict[str, Any]
 ) -> DataFrame:
     """``product_features`` with scaled columns (see :func:`apply_scaler`)."""
     return apply_scaler(product_features_unscaled, feature_scaler, "product_features")

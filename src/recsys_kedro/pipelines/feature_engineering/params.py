@@ -6,12 +6,9 @@ Checked by :class:`recsys_kedro.hooks.ParameterHooks` before any node runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from recsys_kedro.recommend.levels import DEFAULT_LEVELS, EVENT_TYPES
 
 
 class _Strict(BaseModel):
@@ -49,37 +46,7 @@ class MatcherParams(_Strict):
 
 
 class FeatureEngineeringParams(_Strict):
-    """Engagement levels, matcher and scaling."""
+    """Matcher and scaling (the engagement levels are ``params:engagement_levels``)."""
 
-    engagement_levels: dict[str, int] = Field(
-        default_factory=lambda: dict(DEFAULT_LEVELS)
-    )
     matcher: MatcherParams = Field(default_factory=MatcherParams)
     scaling: Literal["standard", "minmax"] = "standard"
-
-    @model_validator(mode="after")
-    def _check(self) -> FeatureEngineeringParams:
-        missing = [t for t in EVENT_TYPES if t not in self.engagement_levels]
-        if missing:
-            raise ValueError(f"engagement_levels lacks event types {missing}")
-        return self
-
-
-def parse_params(
-    params: Mapping[str, Any] | FeatureEngineeringParams,
-) -> FeatureEngineeringParams:
-    """Validates ``params:feature_engineering``.
-
-    Args:
-        params: The raw mapping (or an already parsed object).
-
-    Returns:
-        The typed parameters.
-    """
-    if isinstance(params, FeatureEngineeringParams):
-        return params
-    return FeatureEngineeringParams.model_validate(params)
-
-
-# The model of `params:feature_engineering`, found by recsys_kedro.parameters (no hand-kept list).
-MODEL = FeatureEngineeringParams

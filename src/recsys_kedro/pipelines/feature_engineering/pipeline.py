@@ -31,7 +31,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 engagement_levels,
-                ["events_clean", "params:feature_engineering"],
+                ["events_clean", "params:engagement_levels"],
                 "events_engagement",
                 name="engagement_levels_node",
             ),

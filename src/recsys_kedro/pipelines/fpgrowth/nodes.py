@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from recsys_kedro.pipelines.fpgrowth.crosssell import (
     recommend_by_rules,
     recommend_hybrid,
 )
-from recsys_kedro.pipelines.fpgrowth.params import parse_params
+from recsys_kedro.pipelines.fpgrowth.params import FpGrowthParams
 from recsys_kedro.recommend.quality import check_recommendations
 from recsys_kedro.recommend.scoring import NeighbourIndex, Popularity
 from recsys_kedro.spark_session import broadcast_value, persist_for_run
@@ -53,7 +52,7 @@ class BasketError(ValueError):
 
 
 def build_baskets(
-    events: DataFrame, params: Mapping[str, Any]
+    events: DataFrame, cfg: FpGrowthParams
 ) -> tuple[DataFrame, dict[str, float]]:
     """The distinct products of each session (or user) from the configured event types.
 
@@ -62,7 +61,7 @@ def build_baskets(
 
     Args:
         events: ``events_clean`` (or the training part of it).
-        params: ``params:fpgrowth``.
+        cfg: ``params:fpgrowth``.
 
     Returns:
         ``basket_id, items`` (sorted distinct product ids) and counts for MLflow.
@@ -70,7 +69,6 @@ def build_baskets(
     Raises:
         BasketError: No event of the configured types.
     """
-    cfg = parse_params(params)
     key = (
         F.xxhash64("user_session") if cfg.basket == "user_session" else F.col("user_id")
     )
@@ -132,7 +130,7 @@ def _readable(rules: DataFrame) -> DataFrame:
 
 
 def mine_rules(
-    baskets: DataFrame, params: Mapping[str, Any]
+    baskets: DataFrame, cfg: FpGrowthParams
 ) -> tuple[DataFrame, DataFrame, dict[str, float]]:
     """Frequent itemsets and association rules with Spark ML ``FPGrowth``.
 
@@ -142,7 +140,7 @@ def mine_rules(
 
     Args:
         baskets: ``basket_id, items``.
-        params: ``params:fpgrowth``.
+        cfg: ``params:fpgrowth``.
 
     Returns:
         ``frequent_itemsets`` (``items, freq, support``, most frequent first),
@@ -150,7 +148,6 @@ def mine_rules(
         highest lift first) and counts for MLflow.
     """
     start = time.perf_counter()
-    cfg = parse_params(params)
     # Cached: counted here, then read again by FPGrowth; released when the run ends.
     # (MLlib still logs "Input data is not cached" about the RDD it derives inside.)
     baskets = persist_for_run(baskets.select("items"))
@@ -216,7 +213,7 @@ def rules_reports(
     rules: DataFrame,
     basket_stats: dict[str, float],
     mining_stats: dict[str, float],
-    params: Mapping[str, Any],
+    cfg: FpGrowthParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, Any]]:
     """The CSV reports, the readable top rules and the MLflow metrics.
 
@@ -225,13 +222,12 @@ def rules_reports(
         rules: Association rules.
         basket_stats: Counts of :func:`build_baskets`.
         mining_stats: Counts of :func:`mine_rules`.
-        params: ``params:fpgrowth``.
+        cfg: ``params:fpgrowth``.
 
     Returns:
         Itemsets and rules as frames (at most ``artifact_rows`` each, most frequent /
         highest lift first), the top ``top_rules`` rules as text, and the metrics.
     """
-    cfg = parse_params(params)
     for name, count in (
         ("itemsets", mining_stats["frequent_itemsets"]),
         ("rules", mining_stats["association_rules"]),
@@ -285,7 +281,7 @@ def rules_reports(
 
 
 def hybrid_recommendations(
-    neighbours: DataFrame, rules: DataFrame, params: Mapping[str, Any]
+    neighbours: DataFrame, rules: DataFrame, params: FpGrowthParams
 ) -> DataFrame:
     """Per product: cf neighbour scores blended with the scores of its one-product rules.
 
@@ -301,7 +297,7 @@ def hybrid_recommendations(
         ``product_id, rank, rec_product_id, score, source`` (``item_cosine``, ``rules``
         or ``both``), top ``hybrid_top_n`` per product.
     """
-    cfg = parse_params(params).crosssell
+    cfg = params.crosssell
     w = cfg.blend_weight
     one = rules.where(F.size("antecedent") == 1).select(
         F.col("antecedent")[0].alias("product_id"),
@@ -350,18 +346,17 @@ def hybrid_recommendations(
     return ranked
 
 
-def crosssell_queries(test_events: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+def crosssell_queries(test_events: DataFrame, cfg: FpGrowthParams) -> DataFrame:
     """Test sessions with two or more products: the last one hidden, the rest asked.
 
     Args:
         test_events: Events after the cut-off.
-        params: ``params:fpgrowth`` (its ``event_types`` put a product in a session).
+        cfg: ``params:fpgrowth`` (its ``event_types`` put a product in a session).
 
     Returns:
         ``session_id, query, hidden`` (``query``: the products before the last, in
         order of their first event).
     """
-    cfg = parse_params(params)
     first = (
         test_events.where(F.col("event_type").isin(cfg.event_types))
         .groupBy(F.xxhash64("user_session").alias("session_id"), "product_id")
@@ -421,7 +416,7 @@ def evaluate_crosssell(
     train_neighbours: DataFrame,
     train_popular: DataFrame,
     train_events: DataFrame,
-    params: Mapping[str, Any],
+    params: FpGrowthParams,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Rules, cf neighbours, their blend and popularity on the same test sessions.
 
@@ -439,14 +434,14 @@ def evaluate_crosssell(
     Returns:
         The comparison table and its values as MLflow metrics.
     """
-    cfg = parse_params(params).crosssell
+    cfg = params.crosssell
     queries = persist_for_run(queries)
     n_sessions = queries.count()
     if n_sessions == 0:
         logger.warning(
             "No test session has two or more products of the types %s: the cross-sell "
             "evaluation is empty",
-            parse_params(params).event_types,
+            params.event_types,
         )
         return pd.DataFrame(
             columns=["model", "k", "blend_weight", "users"]

@@ -5,8 +5,7 @@ Checked by :class:`recsys_kedro.hooks.ParameterHooks` before any node runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -56,21 +55,3 @@ class FpGrowthParams(_Strict):
                 "event_types is empty: no event would put a product in a basket"
             )
         return self
-
-
-def parse_params(params: Mapping[str, Any] | FpGrowthParams) -> FpGrowthParams:
-    """Validates ``params:fpgrowth``.
-
-    Args:
-        params: The raw mapping (or an already parsed object).
-
-    Returns:
-        The typed parameters.
-    """
-    if isinstance(params, FpGrowthParams):
-        return params
-    return FpGrowthParams.model_validate(params)
-
-
-# The model of `params:fpgrowth`, found by recsys_kedro.parameters (no hand-kept list).
-MODEL = FpGrowthParams

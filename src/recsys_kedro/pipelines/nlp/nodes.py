@@ -23,7 +23,7 @@ from pyspark.sql import types as T
 
 from recsys_kedro.evaluation import classification_metrics, majority_baseline
 from recsys_kedro.pipelines.nlp import models
-from recsys_kedro.pipelines.nlp.params import NlpParams, parse_params
+from recsys_kedro.pipelines.nlp.params import NlpParams
 from recsys_kedro.pipelines.nlp.sentiment import (
     NEGATIVE,
     POSITIVE,
@@ -102,7 +102,7 @@ def text_key(text: Column | str, model_id: str) -> Column:
     return F.sha2(F.concat(F.lit(model_id), F.lit("\x00"), column), 256)
 
 
-def resolve_models(params: Mapping[str, Any]) -> dict[str, str]:
+def resolve_models(params: NlpParams) -> dict[str, str]:
     """Finds every configured model (no weights loaded) and names the versions used.
 
     Args:
@@ -115,7 +115,7 @@ def resolve_models(params: Mapping[str, Any]) -> dict[str, str]:
     Raises:
         NlpModelError: A model is not installed, with how to install it.
     """
-    found = models.check_models(parse_params(params))
+    found = models.check_models(params)
     logger.info("nlp models: %s", found)
     return found
 
@@ -167,7 +167,7 @@ def _annotate_batches(
 def annotate_reviews(
     reviews_clean: DataFrame,
     products_clean: DataFrame,
-    params: Mapping[str, Any],
+    params: NlpParams,
     nlp_models: Mapping[str, str],
 ) -> DataFrame:
     """Cleans each review's text and adds tokens, lemmas, stems and sentiment.
@@ -189,7 +189,7 @@ def annotate_reviews(
     Returns:
         ``reviews_nlp``.
     """
-    cfg = parse_params(params)
+    cfg = params
     _require(reviews_clean, REVIEW_COLUMNS, "reviews_clean")
     _require(products_clean, ["product_id"], "products_clean")
     logger.info("Annotating reviews with %s", dict(nlp_models))
@@ -213,9 +213,7 @@ def annotate_reviews(
     )
 
 
-def evaluate_sentiment(
-    reviews_nlp: DataFrame, params: Mapping[str, Any]
-) -> dict[str, Any]:
+def evaluate_sentiment(reviews_nlp: DataFrame, params: NlpParams) -> dict[str, Any]:
     """Sentiment labels against star ratings: positive = ratings at or above
     ``positive_min_rating``, negative = at or below ``negative_max_rating``; other
     ratings and reviews without text are left out. A "neutral" prediction counts as a
@@ -228,7 +226,7 @@ def evaluate_sentiment(
     Returns:
         Metrics and the confusion table (``sentiment_evaluation``).
     """
-    cfg = parse_params(params).sentiment
+    cfg = params.sentiment
     truth = (
         F.when(F.col("rating") >= cfg.positive_min_rating, F.lit(POSITIVE))
         .when(F.col("rating") <= cfg.negative_max_rating, F.lit(NEGATIVE))
@@ -305,7 +303,7 @@ def embed_new_texts(
     reviews_nlp: DataFrame,
     products_clean: DataFrame,
     embedding_cache: DataFrame,
-    params: Mapping[str, Any],
+    params: NlpParams,
     nlp_models: Mapping[str, str],
 ) -> tuple[DataFrame, dict[str, float]]:
     """Embeds the review texts and product descriptions the cache does not hold yet.
@@ -325,7 +323,7 @@ def embed_new_texts(
         The new cache rows (appended to the cache) and counts: texts asked for, found
         in the cache, embedded now, and the embedding throughput.
     """
-    cfg = parse_params(params)
+    cfg = params
     model_id = nlp_models["embeddings"]
     texts = _texts(reviews_nlp, products_clean, cfg, model_id).dropDuplicates(["key"])
     texts = persist_for_run(texts)
@@ -382,7 +380,7 @@ def product_text_embeddings(
     review_embeddings: DataFrame,
     products_clean: DataFrame,
     embedding_cache: DataFrame,
-    params: Mapping[str, Any],
+    cfg: NlpParams,
     nlp_models: Mapping[str, str],
 ) -> DataFrame:
     """Per product: the mean embedding of its most helpful reviews and the embedding
@@ -398,14 +396,13 @@ def product_text_embeddings(
         review_embeddings: Review embeddings.
         products_clean: Products (description text).
         embedding_cache: The cache after this run's additions.
-        params: ``params:nlp``.
+        cfg: ``params:nlp``.
         nlp_models: Resolved models.
 
     Returns:
         ``product_text_embeddings``: ``product_id, reviews_embedded,
         review_embedding, description_embedding, model``.
     """
-    cfg = parse_params(params)
     model_id = nlp_models["embeddings"]
     order = Window.partitionBy("product_id").orderBy(
         F.col("total_pos_feedback_count").desc_nulls_last(),
@@ -476,7 +473,7 @@ def product_sentiment(reviews_nlp: DataFrame) -> DataFrame:
 def nlp_metrics(
     reviews_nlp: DataFrame,
     review_embeddings: DataFrame,
-    sentiment_evaluation: Mapping[str, Any],
+    sentiment_evaluation: dict[str, Any],
     embedding_stats: Mapping[str, float],
 ) -> dict[str, dict[str, float]]:
     """Counts of the run for MLflow: reviews, empty texts, unknown products, cut
@@ -511,7 +508,7 @@ def nlp_metrics(
 
 
 def nlp_report(
-    sentiment_evaluation: Mapping[str, Any],
+    sentiment_evaluation: dict[str, Any],
     embedding_stats: Mapping[str, float],
     nlp_models: Mapping[str, str],
 ) -> dict[str, Any]:

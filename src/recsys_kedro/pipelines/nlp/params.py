@@ -7,9 +7,6 @@ includes the nlp pipeline the hook also checks that every configured model can b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Negations are on spaCy's English stop-word list but carry sentiment: kept.
@@ -151,21 +148,3 @@ class NlpParams(_Strict):
         description="Spark partitions of the text work; null: the session's default "
         "parallelism.",
     )
-
-
-def parse_params(params: Mapping[str, Any] | NlpParams) -> NlpParams:
-    """Validates ``params:nlp``.
-
-    Args:
-        params: The raw mapping (or an already parsed object).
-
-    Returns:
-        The typed parameters.
-    """
-    if isinstance(params, NlpParams):
-        return params
-    return NlpParams.model_validate(params)
-
-
-# The model of `params:nlp`, found by recsys_kedro.parameters (no hand-kept list).
-MODEL = NlpParams

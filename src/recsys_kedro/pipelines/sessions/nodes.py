@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +38,7 @@ from recsys_kedro.next_item.model import (
     fit_session_model,
 )
 from recsys_kedro.next_item.serving import recommend_frame
-from recsys_kedro.pipelines.sessions.params import parse_params
+from recsys_kedro.pipelines.sessions.params import SessionsParams
 from recsys_kedro.spark_session import persist_for_run
 from recsys_kedro.tracking import mlflow_metrics
 
@@ -71,7 +71,7 @@ _EVAL_SCHEMA = T.StructType(
 )
 
 
-def session_sequences(events: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+def session_sequences(events: DataFrame, cfg: SessionsParams) -> DataFrame:
     """Each session's product sequence in time order.
 
     Events of the configured types count; with ``collapse_repeats`` consecutive events on
@@ -81,12 +81,11 @@ def session_sequences(events: DataFrame, params: Mapping[str, Any]) -> DataFrame
 
     Args:
         events: Clean events (or one side of the time split).
-        params: ``params:sessions``.
+        cfg: ``params:sessions``.
 
     Returns:
         ``user_session, start_time, end_time, n_items, items`` (``items``: product ids).
     """
-    cfg = parse_params(params)
     type_order = F.create_map(
         *[
             F.lit(x)
@@ -134,13 +133,13 @@ def _session_data(frame: pd.DataFrame) -> SessionData:
 
 
 def fit_session_recommender(
-    train_sequences: DataFrame, params: Mapping[str, Any]
+    train_sequences: DataFrame, cfg: SessionsParams
 ) -> tuple[SessionModel, dict[str, Any]]:
     """Tunes and fits the session model on the newest ``max_sessions`` training sessions.
 
     Args:
         train_sequences: Sequences of the training period.
-        params: ``params:sessions``.
+        cfg: ``params:sessions``.
 
     Returns:
         The fitted model and its statistics as MLflow metrics.
@@ -149,7 +148,6 @@ def fit_session_recommender(
         SessionDataError: Fewer than two training sessions.
     """
     start = time.perf_counter()
-    cfg = parse_params(params)
     newest = (
         train_sequences.orderBy(F.col("start_time").desc(), F.col("user_session"))
         .limit(cfg.max_sessions)
@@ -186,18 +184,17 @@ def fit_session_recommender(
     return model, _as_metrics(stats)
 
 
-def recent_session_events(events: DataFrame, params: Mapping[str, Any]) -> DataFrame:
+def recent_session_events(events: DataFrame, cfg: SessionsParams) -> DataFrame:
     """Every event of the sessions active in the last ``recent_days`` of the data.
 
     Args:
         events: ``events_clean``.
-        params: ``params:sessions``.
+        cfg: ``params:sessions``.
 
     Returns:
         The events of each session with an event within ``recent_days`` of the last
         event of the data (their items so far, earlier events included).
     """
-    cfg = parse_params(params)
     last = events.agg(F.max("event_time")).first()[0]
     if last is None:
         return events.limit(0)
@@ -207,20 +204,19 @@ def recent_session_events(events: DataFrame, params: Mapping[str, Any]) -> DataF
 
 
 def recommend_sessions(
-    model: SessionModel, sessions: DataFrame, params: Mapping[str, Any]
+    model: SessionModel, sessions: DataFrame, cfg: SessionsParams
 ) -> DataFrame:
     """Next-item recommendations for each session, scored on the workers.
 
     Args:
         model: The fitted session model.
         sessions: Sequences of the sessions to answer.
-        params: ``params:sessions``.
+        cfg: ``params:sessions``.
 
     Returns:
         ``user_session, rank, product_id, score, source`` (``source``: ``session``
         where the model used the session's items, ``popular`` where it knew none).
     """
-    cfg = parse_params(params)
     shared = sessions.sparkSession.sparkContext.broadcast(model)
     top_n = cfg.top_n
 
@@ -368,7 +364,7 @@ def evaluate_session_models(  # noqa: PLR0914
     neighbours: DataFrame,
     rules: DataFrame,
     split: dict[str, Any],
-    params: Mapping[str, Any],
+    cfg: SessionsParams,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Next-item evaluation of every model on the test period.
 
@@ -384,13 +380,12 @@ def evaluate_session_models(  # noqa: PLR0914
         neighbours: cf's item neighbours fitted before the cut-off.
         rules: fpgrowth's association rules mined before the cut-off.
         split: The split description.
-        params: ``params:sessions``.
+        cfg: ``params:sessions``.
 
     Returns:
         The table (one row per model) and its values as MLflow metrics.
     """
     start = time.perf_counter()
-    cfg = parse_params(params)
     ev = cfg.evaluation
     models = list(ev.models)
     if "reranked" in models and model.reranker is None:

@@ -5,8 +5,7 @@ Checked by :class:`recsys_kedro.hooks.ParameterHooks` before any node runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,21 +56,3 @@ class SessionsParams(_Strict):
     top_n: int = Field(10, ge=1)
     model: SessionModelParams = Field(default_factory=SessionModelParams)
     evaluation: SessionEvaluationParams = Field(default_factory=SessionEvaluationParams)
-
-
-def parse_params(params: Mapping[str, Any] | SessionsParams) -> SessionsParams:
-    """Validates ``params:sessions``.
-
-    Args:
-        params: The raw mapping or an already parsed object.
-
-    Returns:
-        The parsed parameters.
-    """
-    if isinstance(params, SessionsParams):
-        return params
-    return SessionsParams.model_validate(dict(params))
-
-
-# The model of `params:sessions`, found by recsys_kedro.parameters (no hand-kept list).
-MODEL = SessionsParams
