@@ -148,9 +148,10 @@ def mine_rules(
         highest lift first) and counts for MLflow.
     """
     start = time.perf_counter()
-    # Cached: counted here, then read again by FPGrowth; released when the run ends.
-    # (MLlib still logs "Input data is not cached" about the RDD it derives inside.)
-    baskets = persist_for_run(baskets.select("items"))
+    # Not persisted here: build_baskets cached the baskets already, and Spark ML
+    # persists the RDD it derives for MLlib only when its input frame is not marked
+    # as cached; a persisted frame here made MLlib warn "Input data is not cached".
+    baskets = baskets.select("items")
     n = baskets.count()
     if n == 0:
         raise BasketError("No basket left to mine (all over fpgrowth.max_basket_size?)")
