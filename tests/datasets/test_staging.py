@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from pyspark.sql import functions as F
 
 from recsys_kedro.datasets import SparkDeltaTableDataset
@@ -69,6 +70,7 @@ def test_sweep_keeps_live_owners_and_removes_dead_ones(tmp_path: Path):
     assert not mine.exists()
 
 
+@pytest.mark.integration  # a killed subprocess: tens of seconds
 def test_write_killed_mid_way_keeps_the_table_and_the_next_write_clears_staging(
     spark, tmp_path: Path
 ):

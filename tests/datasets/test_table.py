@@ -21,7 +21,7 @@ CACHE = "key STRING, n INT"
 def test_a_root_store_is_a_delta_folder_that_appends_and_starts_empty(
     spark, tmp_path: Path
 ):
-    store = {"root": str(tmp_path), "credentials": None, "catalog": None}
+    store = {"path": str(tmp_path), "credentials": None, "catalog": None}
     cache = SparkTableDataset(
         table="cache", folder="04_feature", store=store, empty_schema=CACHE
     )
@@ -40,7 +40,7 @@ def test_a_root_store_is_a_delta_folder_that_appends_and_starts_empty(
 
 
 def test_a_catalog_store_is_a_managed_table(tmp_path: Path):
-    store = {"root": str(tmp_path), "catalog": "main", "schema": "shop"}
+    store = {"path": str(tmp_path), "catalog": "main", "schema": "shop"}
     table = SparkTableDataset(table="recs", folder="07_model_output", store=store)
     assert type(table.target) is ManagedTableDataset
     assert table.location == "main.shop.recs"
@@ -56,8 +56,8 @@ def test_a_catalog_store_is_a_managed_table(tmp_path: Path):
     ("store", "mode", "message"),
     [
         ({"catalog": "main"}, "overwrite", "needs both catalog and schema"),
-        ({"root": None}, "overwrite", "neither a root folder nor"),
-        ({"root": "data"}, "upsert", "mode must be one of"),
+        ({"path": None}, "overwrite", "neither a root folder nor"),
+        ({"path": "data"}, "upsert", "mode must be one of"),
     ],
 )
 def test_an_incomplete_store_or_unknown_mode_is_named(store, mode, message):

@@ -36,7 +36,7 @@ class SparkTableDataset(AbstractDataset[DataFrame, DataFrame]):
     Example catalog entry::
 
         _store:                       # once per catalog file set, from globals.yml
-          root: ${globals:storage.root}
+          path: ${globals:storage.root}
           credentials: ${globals:storage.credentials}
           catalog: ${globals:storage.catalog}
           schema: ${globals:storage.schema}
@@ -67,8 +67,10 @@ class SparkTableDataset(AbstractDataset[DataFrame, DataFrame]):
             table: The table's name (the last part of its folder or UC name).
             folder: Its data-layer folder under a root (``04_feature``...); unused on
                 Unity Catalog.
-            store: ``root`` and ``credentials`` (a Delta folder), or ``catalog`` and
-                ``schema`` (Unity Catalog, which wins when both are set).
+            store: ``path`` (the root folder or URI; named ``path`` so that Kedro
+                makes a relative one absolute, as for a notebook run from elsewhere) and
+                ``credentials``, or ``catalog`` and ``schema`` (Unity Catalog, which
+                wins when both are set).
             mode: ``overwrite`` or ``append``.
             empty_schema: A DDL schema; while there is no table, a load returns an
                 empty frame of it (a cache before its first write).
@@ -105,7 +107,7 @@ class SparkTableDataset(AbstractDataset[DataFrame, DataFrame]):
                 else ManagedTableDataset(**args)
             )
             return
-        root = store.get("root")
+        root = store.get("path")
         if not root:
             raise DatasetError(
                 f"Table '{table}': the store has neither a root folder nor a Unity "

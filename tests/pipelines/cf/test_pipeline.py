@@ -18,6 +18,8 @@ from recsys_kedro.pipelines.data_processing.nodes import clean_events
 from recsys_kedro.sample_data.generator import SampleConfig, generate
 from tests.params import typed
 
+pytestmark = pytest.mark.integration  # left out of make test-fast
+
 DP_PARAMS = (
     Path(__file__).resolve().parents[3]
     / "conf"

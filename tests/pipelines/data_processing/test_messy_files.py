@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kedro.io.core import DatasetError
@@ -31,6 +32,8 @@ from recsys_kedro.pipelines.data_processing.nodes import (
 from tests.params import typed
 
 from .conftest import EVENT_HEADER
+
+pytestmark = pytest.mark.integration  # left out of make test-fast
 
 FILES_PER_FOLDER = 25
 EXAMPLES = 24  # 600 files

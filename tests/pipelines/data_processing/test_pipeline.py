@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from recsys_kedro.datasets import RawCsvDataset, SparkDeltaTableDataset
 from recsys_kedro.pipelines.data_processing import create_pipeline
 from tests.params import typed
+
+pytestmark = pytest.mark.integration  # left out of make test-fast
 
 
 def _csv_rows(paths) -> list[list[str]]:

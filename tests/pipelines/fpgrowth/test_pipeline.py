@@ -17,6 +17,8 @@ from recsys_kedro.pipelines.fpgrowth import create_pipeline as fp_pipeline
 from recsys_kedro.sample_data.generator import SampleConfig, generate
 from tests.params import typed
 
+pytestmark = pytest.mark.integration  # left out of make test-fast
+
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 
 
