@@ -23,6 +23,7 @@ def _identity(x):
     return x
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_node_time_runs_until_its_last_output_is_saved(tmp_path: Path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:

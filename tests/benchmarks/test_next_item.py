@@ -137,6 +137,7 @@ def test_command_writes_every_model_and_the_chain_is_learnt(tmp_path):
     assert got["seconds"] > 0
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 @pytest.mark.skipif(
     not DIGINETICA.is_dir(), reason=f"{DIGINETICA} is absent (the real DIGINETICA rows)"
 )
@@ -165,6 +166,7 @@ def test_real_rows_of_diginetica(tmp_path):
     assert got["tuning"]["val_sessions"] == 4000
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 @pytest.mark.skipif(
     not DIGINETICA.is_dir(), reason=f"{DIGINETICA} is absent (the real DIGINETICA rows)"
 )

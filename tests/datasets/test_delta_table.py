@@ -18,6 +18,7 @@ def _rows(frame, *order):
     return [tuple(r) for r in frame.orderBy(*order).collect()]
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_round_trip_keeps_values_and_types(spark, tmp_path: Path):
     frame = spark.createDataFrame(
         [(1, "a", 1.5), (2, None, -2.0)], "id bigint, name string, price double"
@@ -36,6 +37,7 @@ def test_round_trip_keeps_values_and_types(spark, tmp_path: Path):
     assert DeltaTable(str(tmp_path / "t")).version() == 0
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_load_reads_only_the_current_version_and_older_versions_on_request(
     spark, tmp_path: Path
 ):
@@ -98,6 +100,7 @@ def test_schema_mode_opts_into_a_new_schema(
     assert loaded.count() == 1
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_failed_write_leaves_the_previous_version_readable(spark, tmp_path: Path):
     path = str(tmp_path / "t")
     dataset = SparkDeltaTableDataset(filepath=path)

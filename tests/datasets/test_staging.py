@@ -45,6 +45,7 @@ def _wait_for(predicate, process: subprocess.Popen, timeout: float = 180.0) -> N
         time.sleep(0.2)
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_sweep_keeps_live_owners_and_removes_dead_ones(tmp_path: Path):
     root = tmp_path / ROOT_NAME
     holder = _spawn(

@@ -11,6 +11,7 @@ from recsys_kedro.evaluation import ranking_metrics
 A, B, C, D, E, F, G, X, Y, Z, Q = range(1, 12)
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_metrics_at_3_by_hand(spark):
     recs = spark.createDataFrame(
         [

@@ -26,6 +26,7 @@ def test_split_is_one_global_cut_off(events):
     assert info["window"] == "configured"
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_data_shorter_than_the_window_shrinks_it_by_the_documented_rule(events, caplog):
     rows = [
         (1, 10, "view", 0),

@@ -38,6 +38,7 @@ def _header(path: Path) -> list[str]:
         return next(csv.reader(handle))
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_layout_and_headers_match_the_public_datasets(sample: Path):
     assert sorted(p.name for p in (sample / "events").glob("*.csv")) == [
         "2019-Dec.csv", "2019-Nov.csv", "2019-Oct.csv", "2020-Feb.csv", "2020-Jan.csv",
@@ -148,6 +149,7 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_same_seed_same_bytes_other_seed_other_data(tmp_path: Path):
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         generate(SampleConfig(events=5_000, seed=seed), tmp_path / name / "raw")

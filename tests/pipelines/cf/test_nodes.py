@@ -38,6 +38,7 @@ def _pairs(frame):
     return {(r.row_id, r.product_id): r.weight for r in frame.collect()}
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_interaction_weights_by_hand(events, params):
     interactions, history, stats = build_interactions(events(ROWS), params(**RAW))
     assert _pairs(interactions) == {
@@ -60,6 +61,7 @@ def test_interaction_weights_by_hand(events, params):
     assert hist[1]["excluded"] == []
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_log1p_negative_sums_and_sessions(events, params):
     rows = [
         (1, 10, "view", 0, "a"),
@@ -89,6 +91,7 @@ def test_time_decay_halves_weight_per_half_life(events, params):
     }
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_heavy_rows_dropped_or_capped(events, params):
     rows = [*ROWS, (9, 10, "view"), (9, 20, "cart"), (9, 30, "purchase")]
     dropped, _, stats = build_interactions(
@@ -121,6 +124,7 @@ def test_no_usable_interaction_is_a_clear_error(
         build_interactions(events(rows), params(**overrides))
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_similarities_by_hand_and_wide_form(events, params):
     # vectors over (u1,u2,u3): 10=(1,1,0), 20=(1,0,5), 30=(0,3,4)
     p = params(**RAW, top_n=2)
@@ -160,6 +164,7 @@ def test_similarities_by_hand_and_wide_form(events, params):
     ]
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_single_user_n_larger_than_catalog_and_single_product(events, params):
     one_user = events([(1, 10, "view"), (1, 20, "view"), (1, 30, "view")])
     interactions, _, _ = build_interactions(one_user, params())
@@ -174,6 +179,7 @@ def test_single_user_n_larger_than_catalog_and_single_product(events, params):
         item_similarities(single, params())
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_user_recommendations_exclude_purchases_and_fall_back(events, params, spark):
     p = params(**RAW, top_k=2, popular_pool=3)
     rows = [*ROWS, (4, 30, "remove_from_cart")]  # user 4: no positive history
@@ -208,6 +214,7 @@ def _recs(spark, rows, with_source=False):
     return spark.createDataFrame(rows, schema)
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 @pytest.mark.parametrize(
     ("rows", "rule"),
     [
@@ -228,6 +235,7 @@ def test_quality_checks_fail_with_the_rule(spark, rows, rule):
         )
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_quality_checks_on_user_tables(spark):
     ok = _recs(spark, [(1, 1, 5, 0.2, "item_cosine"), (1, 2, 6, 0.9, "popular")], True)
     assert (

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from recsys_kedro.datasets import RawCsvDataset
 from recsys_kedro.pipelines.data_processing.nodes import (
     build_data_quality_report,
@@ -28,6 +30,7 @@ def _reasons(rejected) -> list[str]:
     return sorted(r["reject_reason"] for r in rejected.collect())
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_nonfinite_negative_and_implausible_numbers_are_quarantined(raw_files, params):
     rows = [
         _row(price="NaN"),
@@ -72,6 +75,7 @@ def _write_bytes(root: Path, name: str, data: bytes) -> None:
     (root / name).write_bytes(data)
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_undecodable_bytes_and_control_characters_are_counted_and_quarantined(
     spark, tmp_path: Path, params
 ):
@@ -125,6 +129,7 @@ def _report(raw, clean, rejected, params=None):
     )
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_iso_8601_times_are_read_and_zoneless_ones_are_utc_and_counted(
     spark, raw_files, params
 ):
@@ -162,6 +167,7 @@ def test_iso_8601_times_are_read_and_zoneless_ones_are_utc_and_counted(
     assert "without a zone are taken as UTC" in events["time_zone_rule"]
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_a_quoted_line_break_is_said_plainly_or_read_whole(spark, tmp_path, params):
     record = _row(brand='"two\nlines"')
     text = f"{EVENT_HEADER}\n{GOOD}\n{record}\n{_row(product_id='7')}\n"

@@ -152,6 +152,7 @@ REVIEW_ROWS = [
 ]
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_clean_reviews_types_and_quarantines(raw_files, params):
     raw = raw_files(
         "reviews",
@@ -219,6 +220,7 @@ def test_review_file_without_a_required_column_is_named(raw_files, params):
         clean_reviews(raw, typed("data_processing", params))
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_clean_products_rejects_repeated_ids_and_bad_numbers(raw_files, params):
     fill = ",".join([""] * 14)  # the 14 columns after price_usd
     rows = [
@@ -283,6 +285,7 @@ def test_missing_mapping_file_is_an_empty_mapping_and_a_warning(
     assert "No product mapping" in caplog.text
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_report_counts_every_row_and_fails_when_one_is_lost(spark, raw_files, params):
     events = raw_files(
         "events", {"2019-Oct.csv": EVENT_HEADER + "\n" + "\n".join(EVENT_ROWS) + "\n"}

@@ -127,6 +127,7 @@ def test_sessions_per_user_by_hand(events, assert_readable):
     assert caption["text"].startswith("3 users; 67% have a single session")
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_popularity_by_hand(events, assert_readable):
     fig, caption = product_popularity(product_event_features(events))
     assert_readable(fig)
@@ -136,6 +137,7 @@ def test_popularity_by_hand(events, assert_readable):
     )
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_correlations_by_hand(spark, assert_readable):
     rows = [(float(i), float(i * i), float(10 - i)) for i in range(1, 6)]
     frame = spark.createDataFrame(rows, "views double, carts double, price_mean double")

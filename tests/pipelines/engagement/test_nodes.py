@@ -221,6 +221,7 @@ def test_metrics_and_baselines_by_hand(spark, assert_readable):
     assert fig.axes[0].get_title() == "Engagement model on the test period (8 events)"
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_balanced_weights_and_the_fitted_model(spark):
     examples = engagement_examples(
         _events(spark, ROWS + [(8 * DAY + i, "view", 3, 3, "s7") for i in range(3)])
@@ -245,6 +246,7 @@ def test_one_class_only_is_refused(spark):
         )
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_a_sample_of_the_training_rows(spark):
     rows = [(i, ["view", "cart"][i % 2], 1, 1, "s1") for i in range(200)]
     _, info = train_engagement_model(

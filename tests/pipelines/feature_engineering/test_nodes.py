@@ -102,6 +102,7 @@ def test_product_counts_conversion_and_price(events):
     assert p3.carts == 0 and p3.cart_to_purchase is None and p3.brand is None
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_the_scaler_sees_only_the_training_period(events, spark):
     train, _, _ = split_events_by_time(
         events, typed("time_split", {"cutoff": "2020-01-05T00:00:00", "test_days": 30})

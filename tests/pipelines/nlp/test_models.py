@@ -11,6 +11,7 @@ from recsys_kedro.pipelines.nlp.models import NlpModelError, check_models
 from tests.params import typed
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_the_defaults_resolve_to_installed_packages(nlp_params):
     found = check_models(typed("nlp", nlp_params))
     assert found["lemmatizer"].startswith("blank:en+lookups==")
@@ -27,6 +28,7 @@ def test_a_model_folder_is_accepted_by_path(nlp_params, minilm_path, tmp_path):
     assert found["embeddings"] == f"{folder}|max_length=256"
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 @pytest.mark.parametrize(
     ("section", "key", "value", "message"),
     [

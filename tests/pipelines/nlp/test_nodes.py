@@ -55,6 +55,7 @@ def products(spark):
     )
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_annotate_keeps_every_review_whatever_its_text(spark, products, nlp_params):
     long = " ".join(["great"] * 5_000)
     rows = [
@@ -120,6 +121,7 @@ def _reviews_nlp(spark, rows):
     )
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_embeddings_are_cached_by_model_and_text(spark, products, nlp_params):
     nlp_models = {"embeddings": MODEL_ID}
     reviews = _reviews_nlp(
@@ -172,6 +174,7 @@ def test_embeddings_are_cached_by_model_and_text(spark, products, nlp_params):
     assert other["embedding_texts_embedded"] == 4
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_review_and_product_embeddings_by_hand(spark, products, nlp_params):
     nlp_models = {"embeddings": MODEL_ID}
     reviews = _reviews_nlp(

@@ -163,6 +163,7 @@ def test_fit_needs_two_sessions(spark):
         fit_session_recommender(_sequences(spark, [[1, 2]]), typed("sessions", QUICK))
 
 
+@pytest.mark.integration  # several seconds: left out of make test-fast
 def test_recommendations_on_the_workers_match_the_model(spark, fitted):
     model, _ = fitted
     sessions = _sequences(spark, [[1, 2], [99], [4]])
