@@ -23,6 +23,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from deltalake import DeltaTable
 
 from recsys_kedro.sample_data import SampleConfig, generate
@@ -482,6 +483,12 @@ def test_kedro_run_cf_fpgrowth_sessions_and_serve_the_registered_models(project:
     assert metrics["cf_metrics.matrix_products"] == wide["product_id"].nunique()
     assert "cf_evaluation_metrics.item_cosine.ndcg_at_10" in metrics
     assert sorted(versions) == [("recsys_kedro_cf", 1), ("recsys_kedro_sessions", 1)]
+    # Unity Catalog's registry refuses a model without a signature: none is logged so.
+    logged = sorted(project.rglob("MLmodel"))
+    assert len(logged) >= 2
+    for path in logged:
+        signature = yaml.safe_load(path.read_text()).get("signature") or {}
+        assert signature.get("inputs") and signature.get("outputs"), path
     rules = DeltaTable(str(out / "association_rules")).to_pandas()
     assert len(rules) == metrics["fpgrowth_metrics.association_rules"] > 0
     reports = project / "data" / "08_reporting"

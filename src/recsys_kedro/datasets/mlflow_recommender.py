@@ -23,6 +23,8 @@ from typing import Any
 
 import mlflow
 from kedro.io import AbstractDataset, DatasetError
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
 
 from recsys_kedro.datasets.pyfunc_logging import log_pyfunc_model
 from recsys_kedro.datasets.staging import staging_folder
@@ -31,6 +33,33 @@ from recsys_kedro.recommend.cf_model import RecommenderModel
 logger = logging.getLogger(__name__)
 
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow")
+
+
+def _signature(top_k: int) -> ModelSignature:
+    """A query is a ``user_id`` or a ``product_id`` column; the answer for users is
+    ``user_id, rank, product_id, score, source`` and for products ``product_id, rank,
+    rec_product_id, score, source``, so the columns that only one kind has are optional.
+    ``k`` is a parameter (at most the fitted top-k for users). Unity Catalog's registry
+    refuses a model without a signature."""
+    return ModelSignature(
+        inputs=Schema(
+            [
+                ColSpec(DataType.long, "user_id", required=False),
+                ColSpec(DataType.long, "product_id", required=False),
+            ]
+        ),
+        outputs=Schema(
+            [
+                ColSpec(DataType.long, "user_id", required=False),
+                ColSpec(DataType.long, "product_id"),
+                ColSpec(DataType.long, "rec_product_id", required=False),
+                ColSpec(DataType.integer, "rank"),
+                ColSpec(DataType.double, "score"),
+                ColSpec(DataType.string, "source"),
+            ]
+        ),
+        params=ParamSchema([ParamSpec("k", DataType.long, top_k)]),
+    )
 
 
 class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
@@ -92,6 +121,7 @@ class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
                 artifacts=artifacts,
                 requirements=_REQUIREMENTS,
                 registered_model_name=self._registered,
+                signature=_signature(data.top_k),
             )
         logger.info("Logged the recommender as %s", self._last_uri)
 

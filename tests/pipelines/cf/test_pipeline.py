@@ -139,3 +139,10 @@ def test_registered_model_answers_users_and_products(run):
     assert by_product["rec_product_id"].tolist() == expected["rec_product_id"].tolist()
     with pytest.raises(ValueError, match="exactly one of the columns"):
         model.predict(pd.DataFrame({"item": [1]}))
+    # Logged with a signature (Unity Catalog's registry refuses a model without one).
+    signature = model.metadata.signature
+    assert signature.inputs.input_names() == ["user_id", "product_id"]
+    assert signature.params.params[0].name == "k"
+    assert {c.name for c in signature.outputs.inputs} >= set(out.columns)
+    assert {c.name for c in signature.outputs.inputs} >= set(by_product.columns)
+    assert len(model.predict(pd.DataFrame({"user_id": [user]}), params={"k": 3})) == 3
