@@ -66,7 +66,9 @@ def _base_config() -> dict:
 
 
 def test_every_cloud_entry_resolves_to_the_bucket(datasets):
-    catalog = _catalog("cloud", data_root="s3://lake/shop/data")
+    loader = _loader("cloud", data_root="s3://lake/shop/data")
+    key = {"s3": {"AWS_ACCESS_KEY_ID": "key-from-credentials"}}
+    catalog = DataCatalog.from_config(loader["catalog"], key)
     local = _catalog("local")
     for name in datasets:
         dataset = catalog.get(name)  # instantiates, resolving factories
@@ -76,8 +78,12 @@ def test_every_cloud_entry_resolves_to_the_bucket(datasets):
             assert isinstance(dataset.target, SparkDeltaTableDataset), name
             relative = base.location.removeprefix("data/")
             assert dataset.location == f"s3://lake/shop/data/{relative}", name
-            assert dataset.target._storage_options is not None, name
+            # the 's3' credentials entry reaches every table and raw folder
+            options = dataset.target._storage_options
+            assert options["AWS_ACCESS_KEY_ID"] == "key-from-credentials", name
         elif isinstance(base, RawCsvDataset):
+            options = dataset._storage_options
+            assert options["AWS_ACCESS_KEY_ID"] == "key-from-credentials", name
             assert dataset._path.startswith("s3://lake/shop/data/01_raw/"), name
             assert dataset._path.endswith(base._path.split("01_raw", 1)[1]), name
         elif base is not None:  # reports, pictures and models stay where they were
