@@ -170,3 +170,48 @@ def test_cli_never_overwrites_and_if_empty_says_so(tmp_path: Path, caplog):
     assert [p.name for p in (out / "events").iterdir()] == ["mine.csv"]
     with pytest.raises(FileExistsError):
         generate(SampleConfig(events=1000), out)
+
+
+def _regular_category_share(events: pd.DataFrame, prefs: pd.DataFrame) -> float:
+    """Share of the events of users with planted favourites that fall in them."""
+    fav = prefs[prefs["kind"] == "category"][["user_id", "value"]].astype(str)
+    fav = fav.rename(columns={"value": "category_id"}).drop_duplicates()
+    joined = events.merge(
+        fav.assign(liked=1), on=["user_id", "category_id"], how="left"
+    )
+    return float(joined["liked"].notna().mean())
+
+
+def test_taste_plants_preferences_and_zero_keeps_the_taste_free_generator(
+    sample: Path, tmp_path: Path
+):
+    prefs = pd.read_csv(sample.parent / "raw_truth" / "user_preferences.csv")
+    assert set(prefs["kind"]) == {"category", "staple"}
+    events = _events(sample)
+    # by chance (taste 0) a user's two favourite categories would hold about
+    # their popularity share of the events; with taste 0.8, 80 % of the regular
+    # sessions' products (about 70 % of the events) come from them
+    categories = events["category_id"].value_counts(normalize=True)
+    fav = prefs[prefs["kind"] == "category"].astype({"value": str})
+    chance = fav["value"].map(categories).fillna(0).groupby(fav["user_id"]).sum()
+    share = _regular_category_share(events, prefs)
+    assert share > 0.5
+    assert share > 3 * chance.mean()
+    # staples come back: a user's staple is in more than one of their sessions
+    staples = prefs[prefs["kind"] == "staple"][["user_id", "value"]].astype(str)
+    staples = staples.rename(columns={"value": "product_id"}).drop_duplicates()
+    per = (
+        events.merge(staples, on=["user_id", "product_id"])
+        .groupby(["user_id", "product_id"])["user_session"]
+        .nunique()
+    )
+    assert (per >= 2).sum() > 500
+
+    out = tmp_path / "raw"
+    generate(SampleConfig(events=30_000, seed=7, taste=0), out)
+    flat_prefs = pd.read_csv(tmp_path / "raw_truth" / "user_preferences.csv")
+    assert flat_prefs.empty
+    with pytest.raises(ValueError, match="taste"):
+        SampleConfig(taste=1.5)
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "x"), "--taste", "-1"])

@@ -33,6 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviews", type=int, default=None)
     parser.add_argument("--months", type=int, default=SampleConfig.months)
     parser.add_argument("--start", default=SampleConfig.start)
+    parser.add_argument(
+        "--taste",
+        type=float,
+        default=SampleConfig.taste,
+        help="share of a regular session's products from the user's favourite "
+        "categories (0: the taste-free generator, where a user's future does not "
+        "depend on their past)",
+    )
     parser.add_argument("--truth", type=Path, default=None, help="default: <out>_truth")
     parser.add_argument(
         "--if-empty",
@@ -60,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.events < 1:
         parser.error("--events must be at least 1")
+    if not 0.0 <= args.taste <= 1.0:
+        parser.error("--taste must be in [0, 1]")
     cfg = SampleConfig(
         events=args.events,
         seed=args.seed,
@@ -68,13 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         reviews=args.reviews,
         months=args.months,
         start=args.start,
+        taste=args.taste,
     )
     started = time.perf_counter()
     logger.info(
-        "%s holds no raw data: writing the default sample (%d events, seed %d)",
+        "%s holds no raw data: writing the default sample (%d events, seed %d, "
+        "taste %.2f)",
         args.out,
         cfg.events,
         cfg.seed,
+        cfg.taste,
     )
     summary = generate(cfg, args.out, args.truth)
     logger.info(

@@ -8,6 +8,11 @@ Planted structure (written beside the raw folder as ground truth, never inside i
 
 * bundles: small groups of products bought together in one session;
 * view groups: products viewed together in one session;
+* taste (``taste > 0``): each user has favourite categories, drawn in proportion to
+  their share of all events, from which that share of their regular sessions' products
+  come (the rest from the global popularity curve), and a few staple products that start
+  ``repeat_share`` of their regular sessions (repeat engagement); ``taste = 0`` gives
+  the taste-free generator, in which a user's future does not depend on their past;
 * the true mapping between event product ids and review product ids, of which
   ``product_mapping.csv`` holds a known share.
 """
@@ -76,6 +81,14 @@ class SampleConfig:
         nonpositive_price_share: Share of event rows with a price of 0 or less.
         missing_session_share: Share of event rows with an empty ``user_session``.
         chunk_sessions: Sessions generated per chunk (bounds memory).
+        taste: Share of a regular session's products drawn from the user's favourite
+            categories (0: none, every product from the global popularity curve).
+        favourite_categories: Favourite categories per user (drawn with replacement,
+            in proportion to each category's popularity, so the products' overall
+            popularity curve is kept).
+        staples: Staple products per user, drawn from their favourite categories.
+        repeat_share: Share of a user's regular sessions that start with one of their
+            staples (only with ``taste > 0``).
     """
 
     events: int = 200_000
@@ -93,6 +106,18 @@ class SampleConfig:
     nonpositive_price_share: float = 0.004
     missing_session_share: float = 0.0002
     chunk_sessions: int = 50_000
+    taste: float = 0.8
+    favourite_categories: int = 2
+    staples: int = 2
+    repeat_share: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name in ("taste", "repeat_share"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if self.favourite_categories < 1 or self.staples < 1:
+            raise ValueError("favourite_categories and staples must be at least 1")
 
     @property
     def n_products(self) -> int:
@@ -130,6 +155,8 @@ class _Catalogue:
     brand: np.ndarray
     price: np.ndarray
     popularity: np.ndarray
+    category: np.ndarray  # category index of each product
+    category_ids: np.ndarray  # category id of each category index
     bundles: list[np.ndarray]
     groups: list[np.ndarray]
 
@@ -174,9 +201,59 @@ def _catalogue(cfg: SampleConfig, rng: np.random.Generator) -> _Catalogue:
         brand=brand,
         price=price,
         popularity=popularity,
+        category=product_category,
+        category_ids=category_ids,
         bundles=bundles,
         groups=groups,
     )
+
+
+@dataclass
+class _Taste:
+    """Each user's planted preferences (indices into the catalogue)."""
+
+    favourites: np.ndarray  # users x favourite_categories, category indices
+    staples: np.ndarray  # users x staples, product indices
+    order: np.ndarray  # products sorted by category
+    cumulative: np.ndarray  # cumulative popularity in that order
+    start: np.ndarray  # per category: first position in ``order``
+    size: np.ndarray  # per category: number of products
+    mass: np.ndarray  # per category: summed popularity
+
+    @classmethod
+    def draw(cls, cfg: SampleConfig, rng: np.random.Generator, cat: _Catalogue):
+        """Favourite categories in proportion to their popularity, staples within them."""
+        order = np.argsort(cat.category, kind="stable")
+        size = np.bincount(cat.category)
+        mass = np.bincount(cat.category, weights=cat.popularity)
+        taste = cls(
+            favourites=rng.choice(
+                len(mass),
+                size=(cfg.n_users, cfg.favourite_categories),
+                p=mass / mass.sum(),
+            ),
+            staples=np.zeros((cfg.n_users, 0), dtype=np.int64),
+            order=order,
+            cumulative=np.cumsum(cat.popularity[order]),
+            start=np.r_[0, np.cumsum(size)][:-1],
+            size=size,
+            mass=mass,
+        )
+        which = rng.integers(0, cfg.favourite_categories, (cfg.n_users, cfg.staples))
+        categories = np.take_along_axis(taste.favourites, which, axis=1)
+        taste.staples = taste.products_in(rng, categories.ravel()).reshape(
+            cfg.n_users, cfg.staples
+        )
+        return taste
+
+    def products_in(self, rng: np.random.Generator, categories: np.ndarray):
+        """One product per entry of ``categories``, by popularity within the category."""
+        before = np.r_[0.0, self.cumulative][self.start[categories]]
+        target = before + rng.random(len(categories)) * self.mass[categories]
+        pos = np.searchsorted(self.cumulative, target, side="right")
+        lo = self.start[categories]
+        pos = np.clip(pos, lo, lo + self.size[categories] - 1)
+        return self.order[pos]
 
 
 def _uuid_strings(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -190,6 +267,31 @@ def _uuid_strings(rng: np.random.Generator, n: int) -> np.ndarray:
     )
 
 
+def _apply_taste(
+    cfg: SampleConfig,
+    rng: np.random.Generator,
+    taste: _Taste,
+    product: np.ndarray,
+    slot_kind: np.ndarray,
+    slot_pos: np.ndarray,
+    slot_user: np.ndarray,
+) -> None:
+    """Redraws ``taste`` of the regular slots from the user's favourite categories and
+    puts a staple first in ``repeat_share`` of the regular sessions (in place)."""
+    regular = np.flatnonzero(slot_kind == 0)
+    owner = slot_user[regular]
+    liked = rng.random(len(regular)) < cfg.taste
+    which = rng.integers(0, cfg.favourite_categories, int(liked.sum()))
+    product[regular[liked]] = taste.products_in(
+        rng, taste.favourites[owner[liked], which]
+    )
+    first = regular[slot_pos[regular] == 0]
+    repeat = first[rng.random(len(first)) < cfg.repeat_share]
+    product[repeat] = taste.staples[
+        slot_user[repeat], rng.integers(0, cfg.staples, len(repeat))
+    ]
+
+
 def _session_chunk(
     cfg: SampleConfig,
     rng: np.random.Generator,
@@ -197,8 +299,13 @@ def _session_chunk(
     user_ids: np.ndarray,
     user_weights: np.ndarray,
     span: tuple[np.datetime64, int],
+    taste: _Taste | None = None,
 ) -> pd.DataFrame:
-    """Events of one chunk of sessions, in time order within each session."""
+    """Events of one chunk of sessions, in time order within each session.
+
+    Without ``taste`` the random draws are made in the taste-free generator's order,
+    so ``taste = 0`` writes the same bytes as before taste existed.
+    """
     n_sessions = cfg.chunk_sessions
     kind = rng.choice(
         3,
@@ -227,6 +334,8 @@ def _session_chunk(
     first_slot = np.repeat(np.cumsum(n_slots) - n_slots, n_slots)
     slot_pos = np.arange(total_slots) - first_slot
 
+    if taste is not None:
+        session_user = rng.choice(len(user_ids), size=n_sessions, p=user_weights)
     product = rng.choice(len(cat.product_id), size=total_slots, p=cat.popularity)
     bundles_flat = [cat.bundles[b] for b in bundle_pick]
     groups_flat = [cat.groups[g] for g in group_pick]
@@ -236,7 +345,10 @@ def _session_chunk(
     for i in np.flatnonzero(slot_kind == 1):
         members = groups_flat[session_of_slot[i]]
         product[i] = members[int(group_draw[i] * len(members))]
-
+    if taste is not None:
+        _apply_taste(
+            cfg, rng, taste, product, slot_kind, slot_pos, session_user[session_of_slot]
+        )
     p_cart = np.array([FUNNEL[k][0] for k in ("regular", "group", "bundle")])[slot_kind]
     p_buy = np.array([FUNNEL[k][1] for k in ("regular", "group", "bundle")])[slot_kind]
     views = 1 + rng.poisson(VIEW_EXTRA, total_slots)
@@ -263,7 +375,8 @@ def _session_chunk(
     seconds = session_start[ev_session] + offsets
     times = start + seconds.astype("timedelta64[s]")
 
-    session_user = rng.choice(len(user_ids), size=n_sessions, p=user_weights)
+    if taste is None:
+        session_user = rng.choice(len(user_ids), size=n_sessions, p=user_weights)
     session_ids = _uuid_strings(rng, n_sessions)
     prod = product[ev_slot]
     price = cat.price[prod].copy()
@@ -300,7 +413,9 @@ def _session_chunk(
 
 def _write_events(
     cfg: SampleConfig, rng: np.random.Generator, cat: _Catalogue, out: Path
-) -> dict[str, int]:
+) -> tuple[dict[str, int], pd.DataFrame]:
+    """Writes the monthly event files; returns their row counts and the planted
+    preferences (``user_id, kind, rank, value``; empty with ``taste = 0``)."""
     events_dir = out / "events"
     events_dir.mkdir(parents=True, exist_ok=True)
     start = np.datetime64(cfg.start, "M")
@@ -315,6 +430,7 @@ def _write_events(
     ranks = rng.permutation(cfg.n_users) + 1
     user_weights = 1.0 / (ranks + 5.0) ** 0.9
     user_weights /= user_weights.sum()
+    taste = _Taste.draw(cfg, rng, cat) if cfg.taste > 0 else None
 
     written: dict[str, int] = {}
     remaining = cfg.events
@@ -326,6 +442,7 @@ def _write_events(
             user_ids,
             user_weights,
             (start.astype("datetime64[s]"), span_seconds),
+            taste,
         )
         chunk = chunk.iloc[:remaining]
         remaining -= len(chunk)
@@ -336,7 +453,33 @@ def _write_events(
                 path, mode="a", header=name not in written, index=False
             )
             written[name] = written.get(name, 0) + len(rows)
-    return written
+    return written, _preferences(cat, user_ids, taste)
+
+
+def _preferences(
+    cat: _Catalogue, user_ids: np.ndarray, taste: _Taste | None
+) -> pd.DataFrame:
+    """The planted truth: each user's favourite category ids and staple product ids."""
+    columns = ["user_id", "kind", "rank", "value"]
+    if taste is None:
+        return pd.DataFrame(columns=columns)
+    parts = []
+    for kind, values in (
+        ("category", cat.category_ids[taste.favourites]),
+        ("staple", cat.product_id[taste.staples]),
+    ):
+        n_users, n = values.shape
+        parts.append(
+            pd.DataFrame(
+                {
+                    "user_id": np.repeat(user_ids, n),
+                    "kind": kind,
+                    "rank": np.tile(np.arange(1, n + 1), n_users),
+                    "value": values.ravel(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def _review_products(
@@ -584,7 +727,7 @@ def generate(
     rng = np.random.default_rng(cfg.seed)
     cat = _catalogue(cfg, rng)
     review_products = _review_products(cfg, rng, cat)
-    event_rows = _write_events(cfg, rng, cat, out)
+    event_rows, preferences = _write_events(cfg, rng, cat, out)
 
     info = _product_info(rng, review_products)
     (out / "reviews").mkdir(parents=True, exist_ok=True)
@@ -613,6 +756,7 @@ def generate(
         [(i, int(cat.product_id[p])) for i, g in enumerate(cat.groups) for p in g],
         columns=["group_id", "product_id"],
     ).to_csv(truth_dir / "view_groups.csv", index=False)
+    preferences.to_csv(truth_dir / "user_preferences.csv", index=False)
     summary = SampleSummary(
         event_rows=event_rows,
         review_rows=review_rows,
