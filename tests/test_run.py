@@ -27,6 +27,7 @@ import yaml
 from deltalake import DeltaTable
 
 from recsys_kedro.sample_data import SampleConfig, generate
+from tests.params import typed
 
 ROOT = Path(__file__).resolve().parents[1]
 KEDRO = str(Path(sys.executable).parent / "kedro")
@@ -472,16 +473,21 @@ def test_kedro_run_cf_fpgrowth_sessions_and_serve_the_registered_models(project:
     wide = DeltaTable(str(out / "product_recommendations")).to_pandas()
     long = DeltaTable(str(out / "product_recommendations_long")).to_pandas()
     users = DeltaTable(str(out / "user_recommendations")).to_pandas()
-    assert {"rec_1", "rec_20", "score_1", "score_20"} <= set(wide.columns)
-    assert len(long) == wide[[f"rec_{i}" for i in range(1, 21)]].notna().sum().sum()
+    top_n = typed("cf").top_n
+    assert {"rec_1", f"rec_{top_n}", "score_1", f"score_{top_n}"} <= set(wide.columns)
+    assert (
+        len(long) == wide[[f"rec_{i}" for i in range(1, top_n + 1)]].notna().sum().sum()
+    )
     assert set(users["source"]) <= {"item_cosine", "popular"}
     table = (project / "data" / "08_reporting" / "cf_evaluation.csv").read_text()
-    assert table.splitlines()[0].startswith("model,k,cutoff,hit_rate")
+    assert table.splitlines()[0].startswith("model,segment,k,cutoff,users,hit_rate")
+    assert "hit_rate_diff_low,hit_rate_diff_high" in table.splitlines()[0]
     with sqlite3.connect(project / "mlflow.db") as db:
         metrics = dict(db.execute("select key, value from metrics").fetchall())
         versions = db.execute("select name, version from model_versions").fetchall()
     assert metrics["cf_metrics.matrix_products"] == wide["product_id"].nunique()
-    assert "cf_evaluation_metrics.item_cosine.ndcg_at_10" in metrics
+    assert "cf_evaluation_metrics.item_cosine.new.ndcg_at_10" in metrics
+    assert "cf_evaluation_metrics.als.all.hit_rate_diff_low" in metrics
     assert sorted(versions) == [("recsys_kedro_cf", 1), ("recsys_kedro_sessions", 1)]
     # Unity Catalog's registry refuses a model without a signature: none is logged so.
     logged = sorted(project.rglob("MLmodel"))
@@ -495,6 +501,7 @@ def test_kedro_run_cf_fpgrowth_sessions_and_serve_the_registered_models(project:
     assert (reports / "top_rules.txt").read_text().splitlines()[1].startswith("if [")
     assert (reports / "crosssell_evaluation.csv").read_text().startswith("model,k,")
     assert "crosssell_evaluation_metrics.hybrid.hit_rate_at_10" in metrics
+    assert "crosssell_evaluation_metrics.hybrid.hit_rate_diff_high" in metrics
 
     user = int(users["user_id"].iloc[0])
     body = _serve_and_ask(

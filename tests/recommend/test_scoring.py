@@ -101,3 +101,27 @@ def test_batch_frame():
     empty = recommend_batch(users.iloc[:0], INDEX, POPULAR, 2)
     assert list(empty.columns) == ["user_id", "rank", "product_id", "score", "source"]
     assert len(empty) == 0
+
+
+def test_repeat_baseline_and_blend_by_hand():
+    history, weights = np.array([1, 2]), np.array([1.0, 3.0])
+    own = (np.array([1, 2, 5]), np.array([2.0, 4.0, 0.0]))  # 5: no positive engagement
+    # w = 1: the user's own products, most engaged first (4/4, 2/4), then popular
+    ids, scores, sources = recommend(
+        history, weights, np.array([]), INDEX, POPULAR, 3, own, 1.0
+    )
+    assert ids.tolist() == [2, 1, 3]
+    assert scores == pytest.approx([1.0, 0.5, 1.0])
+    assert sources.tolist() == ["repeat", "repeat", "popular"]
+    # w = 0.5: cosine (3: 0.65, 1: 0.375, 2: 0.125) halved plus repeat halved:
+    # 2 <- 0.0625 + 0.5, 1 <- 0.1875 + 0.25, 3 <- 0.325
+    ids, scores, sources = recommend(
+        history, weights, np.array([1]), INDEX, POPULAR, 3, own, 0.5
+    )
+    assert ids.tolist() == [2, 3, 7]  # 1 is excluded
+    assert scores == pytest.approx([0.5625, 0.325, 0.6])
+    assert sources.tolist() == ["repeat", "item_cosine", "popular"]
+    # w = 0 with a repeat part is item cosine exactly
+    plain = recommend(history, weights, np.array([]), INDEX, POPULAR, 3)
+    blended = recommend(history, weights, np.array([]), INDEX, POPULAR, 3, own, 0.0)
+    assert all((a == b).all() for a, b in zip(plain, blended, strict=True))

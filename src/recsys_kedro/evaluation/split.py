@@ -18,6 +18,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from kedro.pipeline import Node
 from pydantic import BaseModel, ConfigDict, Field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -124,4 +125,16 @@ def split_events_by_time(
             "test": n_test,
             **window,
         },
+    )
+
+
+def split_node() -> Node:
+    """The one split node every evaluating pipeline shares (Kedro runs it once when
+    several of them run together): ``train_events``, ``test_events``,
+    ``time_split_info`` from ``events_clean`` and ``params:time_split``."""
+    return Node(
+        func=split_events_by_time,
+        inputs=["events_clean", "params:time_split"],
+        outputs=["train_events", "test_events", "time_split_info"],
+        name="split_events_by_time_node",
     )

@@ -8,6 +8,12 @@ user's history, ``sum_h w_h * sim(h, c) / sum_h w_h``, so it lies in [0, 1]. Slo
 history cannot fill are filled with the most popular products (score: popularity divided
 by the top product's, also in [0, 1]), marked ``source = "popular"`` and ranked after
 the personalised ones.
+
+For evaluation, a user's own products can be scored too (``repeat``: each product's
+recency-weighted engagement divided by the user's largest, in [0, 1]): the final score is
+``(1 - w) * cosine + w * repeat``, so ``w = 0`` is item cosine alone, ``w = 1`` the
+repeat baseline (the user's own products, most engaged first), and values between blend
+the two.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import pandas as pd
 
 SOURCE_CF = "item_cosine"
 SOURCE_POPULAR = "popular"
+SOURCE_REPEAT = "repeat"
 USER_REC_COLUMNS = ["user_id", "rank", "product_id", "score", "source"]
 
 
@@ -98,6 +105,8 @@ def recommend(
     index: NeighbourIndex,
     popular: Popularity,
     k: int,
+    repeat: tuple[np.ndarray, np.ndarray] | None = None,
+    repeat_weight: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-k products for one user.
 
@@ -108,10 +117,14 @@ def recommend(
         index: Neighbour lists.
         popular: Fallback list.
         k: How many to return.
+        repeat: The user's own products and their (positive) recency-weighted
+            engagement, for the repeat part of the score.
+        repeat_weight: ``w`` in ``(1 - w) * cosine + w * repeat`` (0: item cosine).
 
     Returns:
-        Product ids, scores and sources (``item_cosine`` first, then ``popular``), at
-        most ``k``; ties broken by the smaller product id.
+        Product ids, scores and sources (``item_cosine`` or ``repeat``, whichever part
+        gave more of the score, first, then ``popular``), at most ``k``; ties broken by
+        the smaller product id.
     """
     history = np.asarray(history, dtype=np.int64)
     weights = np.asarray(weights, dtype=np.float64)
@@ -125,17 +138,37 @@ def recommend(
         recs.append(rec)
         contrib.append(score * weight)
     total = weights[weights > 0].sum()
+    parts_ids: list[np.ndarray] = []
+    parts_cf: list[np.ndarray] = []
+    parts_rep: list[np.ndarray] = []
+    if recs and total > 0 and repeat_weight < 1:
+        parts_ids.append(np.concatenate(recs))
+        parts_cf.append(np.concatenate(contrib) / total * (1 - repeat_weight))
+        parts_rep.append(np.zeros(len(parts_ids[-1])))
+    if repeat is not None and repeat_weight > 0:
+        own, own_score = (np.asarray(a) for a in repeat)
+        positive = own_score > 0
+        if positive.any():
+            own, own_score = own[positive].astype(np.int64), own_score[positive]
+            parts_ids.append(own)
+            parts_cf.append(np.zeros(len(own)))
+            parts_rep.append(own_score / own_score.max() * repeat_weight)
     chosen = np.zeros(0, dtype=np.int64)
     chosen_score = np.zeros(0, dtype=np.float64)
-    if recs and total > 0:
-        all_recs = np.concatenate(recs)
-        candidates, inverse = np.unique(all_recs, return_inverse=True)
-        summed = np.bincount(inverse, weights=np.concatenate(contrib)) / total
+    chosen_source = np.zeros(0, dtype=object)
+    if parts_ids:
+        candidates, inverse = np.unique(np.concatenate(parts_ids), return_inverse=True)
+        cf_part = np.bincount(inverse, weights=np.concatenate(parts_cf))
+        rep_part = np.bincount(inverse, weights=np.concatenate(parts_rep))
+        summed = cf_part + rep_part
         keep = ~np.isin(candidates, excluded) & (summed > 0)
-        candidates, summed = candidates[keep], np.minimum(summed[keep], 1.0)
-        order = np.lexsort((candidates, -summed))[:k]
-        chosen, chosen_score = candidates[order], summed[order]
-    sources = np.full(len(chosen), SOURCE_CF, dtype=object)
+        order = np.lexsort((candidates[keep], -summed[keep]))[:k]
+        chosen = candidates[keep][order]
+        chosen_score = np.minimum(summed[keep][order], 1.0)
+        chosen_source = np.where(
+            rep_part[keep][order] > cf_part[keep][order], SOURCE_REPEAT, SOURCE_CF
+        ).astype(object)
+    sources = chosen_source
     missing = k - len(chosen)
     if missing > 0:
         fill = ~np.isin(popular.product_ids, np.r_[chosen, excluded])
@@ -148,16 +181,22 @@ def recommend(
 
 
 def recommend_batch(
-    users: pd.DataFrame, index: NeighbourIndex, popular: Popularity, k: int
+    users: pd.DataFrame,
+    index: NeighbourIndex,
+    popular: Popularity,
+    k: int,
+    repeat_weight: float = 0.0,
 ) -> pd.DataFrame:
     """Recommendations for a batch of users.
 
     Args:
         users: ``user_id, products, weights, excluded`` (one row per user, the last
-            three as arrays).
+            three as arrays), and ``repeat_products, repeat_scores`` where
+            ``repeat_weight > 0``.
         index: Neighbour lists.
         popular: Fallback list.
         k: Recommendations per user.
+        repeat_weight: See :func:`recommend`.
 
     Returns:
         ``user_id, rank, product_id, score, source``.
@@ -167,15 +206,26 @@ def recommend_batch(
     id_col: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
     score_col: list[np.ndarray] = [np.zeros(0, dtype=np.float64)]
     source_col: list[np.ndarray] = [np.zeros(0, dtype=object)]
-    for user_id, products, weights, excluded in zip(
+    with_repeat = repeat_weight > 0
+    no_repeat = [None] * len(users)
+    for user_id, products, weights, excluded, own, own_scores in zip(
         users["user_id"],
         users["products"],
         users["weights"],
         users["excluded"],
+        users["repeat_products"] if with_repeat else no_repeat,
+        users["repeat_scores"] if with_repeat else no_repeat,
         strict=True,
     ):
         ids, scores, sources = recommend(
-            _array(products), _array(weights), _array(excluded), index, popular, k
+            _array(products),
+            _array(weights),
+            _array(excluded),
+            index,
+            popular,
+            k,
+            (_array(own), _array(own_scores)) if with_repeat else None,
+            repeat_weight,
         )
         user_col.append(np.full(len(ids), user_id, dtype=np.int64))
         rank_col.append(np.arange(1, len(ids) + 1, dtype=np.int32))

@@ -11,8 +11,11 @@ Planted structure (written beside the raw folder as ground truth, never inside i
 * taste (``taste > 0``): each user has favourite categories, drawn in proportion to
   their share of all events, from which that share of their regular sessions' products
   come (the rest from the global popularity curve), and a few staple products that start
-  ``repeat_share`` of their regular sessions (repeat engagement); ``taste = 0`` gives
-  the taste-free generator, in which a user's future does not depend on their past;
+  ``repeat_share`` of their regular sessions (repeat engagement); view groups are
+  alternatives within one category, and that share of a user's group sessions browse a
+  group of a favourite category. ``taste = 0`` gives the taste-free generator (view
+  groups across categories, sessions independent of the user), in which a user's future
+  does not depend on their past;
 * the true mapping between event product ids and review product ids, of which
   ``product_mapping.csv`` holds a known share.
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -219,6 +222,25 @@ class _Taste:
     start: np.ndarray  # per category: first position in ``order``
     size: np.ndarray  # per category: number of products
     mass: np.ndarray  # per category: summed popularity
+    group_category: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+    def category_groups(self, cat: _Catalogue, rng: np.random.Generator) -> None:
+        """Replaces the view groups by groups of one category each (alternatives a
+        shopper compares), the category drawn by popularity, members by popularity
+        within it."""
+        n_groups = len(cat.groups)
+        categories = rng.choice(
+            len(self.mass), size=n_groups, p=self.mass / self.mass.sum()
+        )
+        sizes = rng.integers(4, 7, size=n_groups)
+        groups = []
+        for c, size in zip(categories.tolist(), sizes.tolist(), strict=True):
+            members = self.order[self.start[c] : self.start[c] + self.size[c]]
+            weights = cat.popularity[members] / cat.popularity[members].sum()
+            take = min(size, len(members))
+            groups.append(rng.choice(members, size=take, replace=False, p=weights))
+        cat.groups = groups
+        self.group_category = categories
 
     @classmethod
     def draw(cls, cfg: SampleConfig, rng: np.random.Generator, cat: _Catalogue):
@@ -271,13 +293,15 @@ def _apply_taste(
     cfg: SampleConfig,
     rng: np.random.Generator,
     taste: _Taste,
+    groups: list[np.ndarray],
     product: np.ndarray,
-    slot_kind: np.ndarray,
-    slot_pos: np.ndarray,
+    slots: tuple[np.ndarray, np.ndarray, np.ndarray],
     slot_user: np.ndarray,
 ) -> None:
-    """Redraws ``taste`` of the regular slots from the user's favourite categories and
-    puts a staple first in ``repeat_share`` of the regular sessions (in place)."""
+    """Redraws ``taste`` of the regular slots from the user's favourite categories,
+    gives ``taste`` of the group sessions a view group of a favourite category, and puts
+    a staple first in ``repeat_share`` of the regular sessions (in place)."""
+    slot_kind, slot_pos, slot_session = slots
     regular = np.flatnonzero(slot_kind == 0)
     owner = slot_user[regular]
     liked = rng.random(len(regular)) < cfg.taste
@@ -285,6 +309,34 @@ def _apply_taste(
     product[regular[liked]] = taste.products_in(
         rng, taste.favourites[owner[liked], which]
     )
+
+    grouped = np.flatnonzero(slot_kind == 1)
+    sessions, first_slot, inverse = np.unique(
+        slot_session[grouped], return_index=True, return_inverse=True
+    )
+    liked = rng.random(len(sessions)) < cfg.taste
+    category = taste.favourites[
+        slot_user[grouped[first_slot]],
+        rng.integers(0, cfg.favourite_categories, len(sessions)),
+    ]
+    n_categories = len(taste.mass)
+    by_category = np.argsort(taste.group_category, kind="stable")
+    count = np.bincount(taste.group_category, minlength=n_categories)
+    start = np.r_[0, np.cumsum(count)][:-1]
+    pick = rng.random(len(sessions))
+    has_group = liked & (count[category] > 0)
+    session_group = np.full(len(sessions), -1)
+    session_group[has_group] = by_category[
+        start[category[has_group]]
+        + (pick[has_group] * count[category[has_group]]).astype(int)
+    ]
+    draw = rng.random(len(grouped))
+    for j, slot in enumerate(grouped.tolist()):
+        g = session_group[inverse[j]]
+        if g >= 0:
+            members = groups[g]
+            product[slot] = members[int(draw[j] * len(members))]
+
     first = regular[slot_pos[regular] == 0]
     repeat = first[rng.random(len(first)) < cfg.repeat_share]
     product[repeat] = taste.staples[
@@ -347,7 +399,13 @@ def _session_chunk(
         product[i] = members[int(group_draw[i] * len(members))]
     if taste is not None:
         _apply_taste(
-            cfg, rng, taste, product, slot_kind, slot_pos, session_user[session_of_slot]
+            cfg,
+            rng,
+            taste,
+            cat.groups,
+            product,
+            (slot_kind, slot_pos, session_of_slot),
+            session_user[session_of_slot],
         )
     p_cart = np.array([FUNNEL[k][0] for k in ("regular", "group", "bundle")])[slot_kind]
     p_buy = np.array([FUNNEL[k][1] for k in ("regular", "group", "bundle")])[slot_kind]
@@ -431,6 +489,8 @@ def _write_events(
     user_weights = 1.0 / (ranks + 5.0) ** 0.9
     user_weights /= user_weights.sum()
     taste = _Taste.draw(cfg, rng, cat) if cfg.taste > 0 else None
+    if taste is not None:
+        taste.category_groups(cat, rng)
 
     written: dict[str, int] = {}
     remaining = cfg.events

@@ -32,6 +32,8 @@ ROWS = [
     (3, 30, "cart"),
 ]
 RAW = {"weight_transform": "none"}
+# the values worked out by hand assume no time decay and the plain cosine
+PLAIN = {"half_life_days": None, "similarity_alpha": 0.5}
 
 
 def _pairs(frame):
@@ -40,7 +42,9 @@ def _pairs(frame):
 
 @pytest.mark.integration  # several seconds: left out of make test-fast
 def test_interaction_weights_by_hand(events, params):
-    interactions, history, stats = build_interactions(events(ROWS), params(**RAW))
+    interactions, history, stats = build_interactions(
+        events(ROWS), params(**PLAIN, **RAW)
+    )
     assert _pairs(interactions) == {
         (1, 10): 1.0,
         (1, 20): 1.0,
@@ -69,9 +73,11 @@ def test_log1p_negative_sums_and_sessions(events, params):
         (1, 20, "cart", 0, "a"),
         (1, 20, "view", 1, "b"),
     ]
-    interactions, history, _ = build_interactions(events(rows), params())
+    interactions, history, _ = build_interactions(events(rows), params(**PLAIN))
     assert _pairs(interactions) == {(1, 20): pytest.approx(math.log1p(4))}
-    by_session, _, stats = build_interactions(events(rows), params(row="user_session"))
+    by_session, _, stats = build_interactions(
+        events(rows), params(**PLAIN, row="user_session")
+    )
     assert sorted(_pairs(by_session).values()) == pytest.approx(
         [math.log1p(1), math.log1p(3)]
     )
@@ -83,7 +89,7 @@ def test_log1p_negative_sums_and_sessions(events, params):
 def test_time_decay_halves_weight_per_half_life(events, params):
     rows = [(1, 10, "view", 0), (1, 20, "view", 10)]  # last event is the reference
     interactions, _, _ = build_interactions(
-        events(rows), params(half_life_days=10, **RAW)
+        events(rows), params(**RAW, similarity_alpha=0.5, half_life_days=10)
     )
     assert _pairs(interactions) == {
         (1, 10): pytest.approx(0.5),
@@ -127,7 +133,7 @@ def test_no_usable_interaction_is_a_clear_error(
 @pytest.mark.integration  # several seconds: left out of make test-fast
 def test_similarities_by_hand_and_wide_form(events, params):
     # vectors over (u1,u2,u3): 10=(1,1,0), 20=(1,0,5), 30=(0,3,4)
-    p = params(**RAW, top_n=2)
+    p = params(**PLAIN, **RAW, top_n=2)
     interactions, _, _ = build_interactions(events(ROWS), p)
     neighbours, stats = item_similarities(interactions, p)
     got = {
@@ -167,21 +173,21 @@ def test_similarities_by_hand_and_wide_form(events, params):
 @pytest.mark.integration  # several seconds: left out of make test-fast
 def test_single_user_n_larger_than_catalog_and_single_product(events, params):
     one_user = events([(1, 10, "view"), (1, 20, "view"), (1, 30, "view")])
-    interactions, _, _ = build_interactions(one_user, params())
-    neighbours, _ = item_similarities(interactions, params(top_n=50))
+    interactions, _, _ = build_interactions(one_user, params(**PLAIN))
+    neighbours, _ = item_similarities(interactions, params(**PLAIN, top_n=50))
     rows = neighbours.collect()
     assert len(rows) == 6  # 3 products x the 2 others
     assert all(r.score == pytest.approx(1.0) for r in rows)
     single, _, _ = build_interactions(
-        events([(1, 10, "view"), (2, 10, "cart")]), params()
+        events([(1, 10, "view"), (2, 10, "cart")]), params(**PLAIN)
     )
     with pytest.raises(InteractionError, match="at least 2 products"):
-        item_similarities(single, params())
+        item_similarities(single, params(**PLAIN))
 
 
 @pytest.mark.integration  # several seconds: left out of make test-fast
 def test_user_recommendations_exclude_purchases_and_fall_back(events, params, spark):
-    p = params(**RAW, top_k=2, popular_pool=3)
+    p = params(**PLAIN, **RAW, top_k=2, popular_pool=3)
     rows = [*ROWS, (4, 30, "remove_from_cart")]  # user 4: no positive history
     interactions, history, _ = build_interactions(events(rows), p)
     neighbours, _ = item_similarities(interactions, p)

@@ -98,3 +98,28 @@ def test_duplicate_pairs_are_summed_and_threads_agree():
     pd.testing.assert_frame_equal(single, expected)
     pd.testing.assert_frame_equal(threaded, expected)
     assert np.isclose(single["score"].max(), BC)
+
+
+def test_asymmetric_cosine_by_hand():
+    # |A|^2 = 2, |B|^2 = 5, |C|^2 = 8; A.B = 1, A.C = 2, B.C = 4
+    # alpha = 1: sim(i, j) = x_i . x_j / |x_i|^2 (how much of i's mass j shares)
+    result = block_neighbours(
+        INTERACTIONS, 0, 1, top_n=5, min_score=0.0, n_threads=None, alpha=1.0
+    )
+    got = _as_lists(result)
+    assert got[A] == [(C, pytest.approx(1.0)), (B, pytest.approx(0.5))]
+    assert got[B] == [(C, pytest.approx(0.8)), (A, pytest.approx(0.2))]
+    assert got[C] == [(B, pytest.approx(0.5)), (A, pytest.approx(0.25))]
+    # alpha = 0.75: x_i . x_j / (|x_i|^1.5 |x_j|^0.5)
+    got = _as_lists(
+        block_neighbours(
+            INTERACTIONS, 0, 1, top_n=1, min_score=0.0, n_threads=None, alpha=0.75
+        )
+    )
+    assert got[A] == [(C, pytest.approx(2 / (2**0.75 * 8**0.25), rel=1e-6))]
+    assert got[B] == [(C, pytest.approx(4 / (5**0.75 * 8**0.25), rel=1e-6))]
+    # alpha = 0.5 is the cosine
+    half = block_neighbours(
+        INTERACTIONS, 0, 1, top_n=5, min_score=0.0, n_threads=None, alpha=0.5
+    )
+    assert _as_lists(half)[A] == [(C, pytest.approx(AC)), (B, pytest.approx(AB))]

@@ -92,6 +92,15 @@ def test_crosssell_evaluation_and_hybrid(run):
     assert (table["precision"] * 10).tolist() == pytest.approx(
         table["hit_rate"].tolist()
     )
+    # paired intervals over sessions: popularity's own difference is 0, the others'
+    # point difference is the difference of the means and lies inside its interval
+    pop = table.set_index("model").loc["popularity"]
+    for row in table.itertuples():
+        diff = row.hit_rate - pop["hit_rate"]
+        assert row.hit_rate_diff == pytest.approx(diff, abs=1e-9)
+        assert row.hit_rate_diff_low - 1e-9 <= diff <= row.hit_rate_diff_high + 1e-9
+        if row.model == "popularity":
+            assert row.ndcg_diff_low == row.ndcg_diff_high == 0
     hybrid = catalog.load("hybrid_recommendations").toPandas()
     sources = set(hybrid["source"])
     # cf proposes most products; the planted bundles' rules add or confirm some

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import reduce
 from typing import Any
 
 import pandas as pd
@@ -21,7 +23,13 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from recsys_kedro.evaluation import ranking_metrics
+from recsys_kedro.evaluation.bootstrap import paired_bootstrap
+from recsys_kedro.evaluation.ranking import (
+    METRICS,
+    USER_METRICS,
+    per_user_metrics,
+    summarise_metrics,
+)
 from recsys_kedro.pipelines.cf.params import CfParams
 from recsys_kedro.pipelines.cf.similarity import NEIGHBOUR_COLUMNS, block_neighbours
 from recsys_kedro.recommend.quality import check_recommendations
@@ -202,18 +210,23 @@ def build_interactions(
     return interactions, history, stats
 
 
+def _excluded(rule: str):
+    """Aggregate of a user's (product, purchased) rows: the products never to recommend
+    to them under ``rule`` (``purchased``, ``interacted`` or ``none``)."""
+    if rule == "purchased":
+        return F.collect_list(F.when(F.col("purchased") == 1, F.col("product_id")))
+    if rule == "interacted":
+        return F.collect_list("product_id")
+    return F.array().cast("array<bigint>")
+
+
 def _user_history(weighted: DataFrame, cfg: CfParams) -> DataFrame:
     """One row per user: positive-weight products, their weights, products to exclude."""
     per_pair = weighted.groupBy("user_id", "product_id").agg(
         F.sum("weight").alias("weight"),
         F.max((F.col("event_type") == "purchase").cast("int")).alias("purchased"),
     )
-    if cfg.exclude == "purchased":
-        excluded = F.collect_list(F.when(F.col("purchased") == 1, F.col("product_id")))
-    elif cfg.exclude == "interacted":
-        excluded = F.collect_list("product_id")
-    else:
-        excluded = F.array().cast("array<bigint>")
+    excluded = _excluded(cfg.exclude)
     positive = F.col("weight") > 0
     history = per_pair.groupBy("user_id").agg(
         F.collect_list(
@@ -276,12 +289,12 @@ def item_similarities(
         )
     n_blocks = min(cfg.blocks or spark.sparkContext.defaultParallelism, n_products)
     blocks = spark.range(n_blocks).withColumnRenamed("id", "block")
-    top_n, min_score = cfg.top_n, cfg.min_similarity
+    top_n, min_score, alpha = cfg.top_n, cfg.min_similarity, cfg.similarity_alpha
     n_threads = cfg.threads_per_block if cfg.threads_per_block > 1 else None
 
     def compute(key: tuple, frame: pd.DataFrame) -> pd.DataFrame:
         return block_neighbours(
-            frame, int(key[0]), n_blocks, top_n, min_score, n_threads
+            frame, int(key[0]), n_blocks, top_n, min_score, n_threads, alpha
         )
 
     neighbours = persist_for_run(
@@ -291,6 +304,11 @@ def item_similarities(
         .groupBy("block")
         .applyInPandas(compute, NEIGHBOUR_SCHEMA)
     )
+    if alpha != 0.5:
+        # the asymmetric cosine is not bounded by 1: divided by its largest value, the
+        # scores lie in [0, 1] and keep their order and ratios
+        largest = neighbours.agg(F.max("score")).first()[0] or 1.0
+        neighbours = neighbours.withColumn("score", F.col("score") / F.lit(largest))
     rows = check_recommendations(
         neighbours,
         "product_recommendations",
@@ -392,7 +410,11 @@ def popular_products(interactions: DataFrame, cfg: CfParams) -> DataFrame:
 
 
 def score_users(
-    user_history: DataFrame, neighbours: DataFrame, popular: DataFrame, k: int
+    user_history: DataFrame,
+    neighbours: DataFrame,
+    popular: DataFrame,
+    k: int,
+    repeat_weight: float = 0.0,
 ) -> DataFrame:
     """Per-user top-k, distributed over user partitions.
 
@@ -400,10 +422,13 @@ def score_users(
     and the popular list are broadcast; each task scores its users in pandas.
 
     Args:
-        user_history: ``user_id, products, weights, excluded``.
+        user_history: ``user_id, products, weights, excluded`` (and ``repeat_products,
+            repeat_scores`` where ``repeat_weight > 0``).
         neighbours: Long neighbour table.
         popular: ``product_id, rank, score``.
         k: Recommendations per user.
+        repeat_weight: Weight of the user's own products in the score
+            (:func:`recsys_kedro.recommend.scoring.recommend`).
 
     Returns:
         ``user_id, rank, product_id, score, source`` (lazy).
@@ -415,7 +440,7 @@ def score_users(
     def score(batches):
         idx, pop = shipped()
         for batch in batches:
-            yield recommend_batch(batch, idx, pop, k)
+            yield recommend_batch(batch, idx, pop, k, repeat_weight)
 
     return user_history.mapInPandas(score, USER_REC_SCHEMA)
 
@@ -481,19 +506,78 @@ def _relevant(test_events: DataFrame, types: list[str]) -> DataFrame:
     )
 
 
-def _als_recommendations(
-    history: DataFrame, users: DataFrame, cfg: CfParams
-) -> DataFrame:
-    """Top-k of Spark ML ALS (implicit feedback) for ``users``, exclusions applied."""
-    ev = cfg.evaluation
-    ratings = history.select(
-        "user_id",
-        F.explode(F.arrays_zip("products", "weights")).alias("p"),
-    ).select(
-        "user_id",
-        F.col("p.products").alias("product_id"),
-        F.col("p.weights").alias("weight"),
+def _event_weight(cfg: CfParams):
+    weights = F.create_map(
+        *[x for kv in cfg.event_weights.items() for x in (F.lit(kv[0]), F.lit(kv[1]))]
     )
+    return F.coalesce(weights[F.col("event_type")], F.lit(0.0))
+
+
+def _own_products(
+    train_events: DataFrame, users: DataFrame, cutoff: datetime, cfg: CfParams
+) -> DataFrame:
+    """Per evaluated user: their own products scored for the repeat baseline, and the
+    products no model may recommend to them (``evaluation.exclude``).
+
+    A product's repeat score is the sum of its events' weights, each halved every
+    ``evaluation.repeat_half_life_days`` before the cut-off.
+    """
+    ev = cfg.evaluation
+    age_days = (
+        F.lit(cutoff).cast("double") - F.col("event_time").cast("double")
+    ) / 86400.0
+    decayed = _event_weight(cfg) * F.pow(
+        F.lit(0.5), age_days / ev.repeat_half_life_days
+    )
+    per_pair = (
+        train_events.join(users, "user_id", "left_semi")
+        .groupBy("user_id", "product_id")
+        .agg(
+            F.sum(decayed).alias("score"),
+            F.max((F.col("event_type") == "purchase").cast("int")).alias("purchased"),
+        )
+    )
+    excluded = _excluded(ev.exclude)
+    own = per_pair.groupBy("user_id").agg(
+        F.collect_list(
+            F.when(F.col("score") > 0, F.struct("product_id", "score"))
+        ).alias("_own"),
+        excluded.alias("excluded"),
+    )
+    return own.select(
+        "user_id",
+        F.col("_own.product_id").alias("repeat_products"),
+        F.col("_own.score").alias("repeat_scores"),
+        "excluded",
+    )
+
+
+def _recent_popular(train_events: DataFrame, cutoff: Any, cfg: CfParams) -> DataFrame:
+    """Popular products of the last ``evaluation.recent_days`` before the cut-off,
+    weighted as the interactions are (event weights, ``weight_transform``)."""
+    since = cutoff - timedelta(days=cfg.evaluation.recent_days)
+    recent = (
+        train_events.where(F.col("event_time") >= F.lit(since))
+        .groupBy(F.col("user_id").alias("row_id"), "product_id")
+        .agg(F.sum(_event_weight(cfg)).alias("weight"))
+        .where(F.col("weight") > 0)
+        .withColumn("weight", _transform(F.col("weight"), cfg))
+    )
+    return popular_products(recent, cfg)
+
+
+def _als_recommendations(
+    ratings: DataFrame, users: DataFrame, excluded: DataFrame, cfg: CfParams
+) -> DataFrame:
+    """Top-k of Spark ML ALS (implicit feedback) for ``users``, exclusions applied.
+
+    Args:
+        ratings: ``user_id, product_id, weight`` (the interactions item cosine sees).
+        users: ``user_id`` of the evaluated users.
+        excluded: ``user_id, product_id`` never to recommend.
+        cfg: ``params:cf``.
+    """
+    ev = cfg.evaluation
     bounds = ratings.agg(
         F.max("user_id"), F.max("product_id"), F.min("user_id"), F.min("product_id")
     ).first()
@@ -527,7 +611,6 @@ def _als_recommendations(
         F.col("user").cast("bigint").alias("user_id"),
         F.posexplode("recommendations").alias("pos", "rec"),
     )
-    excluded = history.select("user_id", F.explode("excluded").alias("product_id"))
     kept = raw.select(
         "user_id",
         "pos",
@@ -539,67 +622,256 @@ def _als_recommendations(
     )
 
 
+SEGMENTS = ("all", "repeat", "new")
+INTERVAL_METRICS = ("hit_rate", "ndcg")
+
+
+def _segmented(
+    relevant: DataFrame, train_events: DataFrame, users: DataFrame
+) -> DataFrame:
+    """``segment, user_id, product_id``: every relevant product under ``all``, and
+    under ``repeat`` (touched by the user before the cut-off) or ``new`` (not)."""
+    seen = (
+        train_events.join(users, "user_id", "left_semi")
+        .select("user_id", "product_id")
+        .distinct()
+        .withColumn("_seen", F.lit(True))
+    )
+    labelled = relevant.join(seen, ["user_id", "product_id"], "left")
+    return labelled.select(
+        F.explode(
+            F.array(
+                F.lit("all"),
+                F.when(F.col("_seen"), F.lit("repeat")).otherwise(F.lit("new")),
+            )
+        ).alias("segment"),
+        "user_id",
+        "product_id",
+    )
+
+
+def evaluation_inputs(
+    train_history: DataFrame,
+    train_events: DataFrame,
+    test_events: DataFrame,
+    cutoff: datetime,
+    cfg: CfParams,
+) -> tuple[DataFrame, DataFrame, DataFrame, int]:
+    """The evaluated users, their relevant products by segment and their histories.
+
+    Args:
+        train_history: User histories before the cut-off.
+        train_events: Events before the cut-off.
+        test_events: Events from the cut-off.
+        cutoff: The cut-off.
+        cfg: ``params:cf``.
+
+    Returns:
+        ``users`` (``user_id``: a positive-weight product before the cut-off and a
+        relevant event after it), the relevant products (``segment, user_id,
+        product_id``), the users' histories with their repeat scores and exclusions,
+        and the number of test users with a relevant event (cold start included).
+    """
+    ev = cfg.evaluation
+    active = train_history.where(F.size("products") > 0)
+    relevant_all = _relevant(test_events, ev.relevant_event_types)
+    test_users = relevant_all.select("user_id").distinct()
+    users = persist_for_run(
+        test_users.join(active.select("user_id"), "user_id", "left_semi")
+    )
+    relevant = persist_for_run(
+        _segmented(
+            relevant_all.join(users, "user_id", "left_semi"), train_events, users
+        )
+    )
+    own = _own_products(train_events, users, cutoff, cfg)
+    eval_history = persist_for_run(
+        active.select("user_id", "products", "weights").join(own, "user_id")
+    )
+    return users, relevant, eval_history, test_users.count()
+
+
+@dataclass(frozen=True)
+class TrainingFit:
+    """What the cf fitting nodes made of the events before a cut-off.
+
+    Attributes:
+        interactions: Interactions (ALS's ratings, the same item cosine sees, where
+            rows are users).
+        history: User histories.
+        neighbours: Neighbours.
+        popular: Popular products.
+        events: The events themselves.
+        cutoff: The cut-off.
+    """
+
+    interactions: DataFrame
+    history: DataFrame
+    neighbours: DataFrame
+    popular: DataFrame
+    events: DataFrame
+    cutoff: datetime
+
+
+def model_recommendations(
+    model: str,
+    eval_history: DataFrame,
+    users: DataFrame,
+    fit: TrainingFit,
+    cfg: CfParams,
+) -> DataFrame:
+    """One evaluated model's top-k for the evaluated users (lazy).
+
+    Args:
+        model: A name of ``evaluation.models``.
+        eval_history: :func:`evaluation_inputs`' histories.
+        users: The evaluated users.
+        fit: The models' training data and fitted parts.
+        cfg: ``params:cf``.
+
+    Returns:
+        ``user_id, rank, product_id``.
+    """
+    ev = cfg.evaluation
+    train_neighbours, train_popular = fit.neighbours, fit.popular
+    empty = train_neighbours.limit(0)
+    if model == "popularity":
+        return score_users(eval_history, empty, train_popular, ev.k)
+    if model == "recent_popularity":
+        recent = _recent_popular(fit.events, fit.cutoff, cfg)
+        return score_users(eval_history, empty, recent, ev.k)
+    if model == "repeat":
+        return score_users(eval_history, empty, train_popular, ev.k, 1.0)
+    if model == "item_cosine":
+        return score_users(eval_history, train_neighbours, train_popular, ev.k)
+    if model == "blend":
+        return score_users(
+            eval_history, train_neighbours, train_popular, ev.k, ev.blend_weight
+        )
+    ratings = (
+        fit.interactions.select(
+            F.col("row_id").alias("user_id"), "product_id", "weight"
+        )
+        if cfg.row == "user_id"
+        else fit.history.select(
+            "user_id", F.explode(F.arrays_zip("products", "weights")).alias("p")
+        )
+        .select("user_id", "p.products", "p.weights")
+        .toDF("user_id", "product_id", "weight")
+    )
+    excluded = eval_history.select("user_id", F.explode("excluded").alias("product_id"))
+    return _als_recommendations(ratings, users, excluded, cfg)
+
+
 def evaluate_recommenders(
     train_interactions: DataFrame,
     train_history: DataFrame,
     train_neighbours: DataFrame,
     train_popular: DataFrame,
+    train_events: DataFrame,
     test_events: DataFrame,
     split: dict[str, Any],
     cfg: CfParams,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Compares popularity, item-item cosine and ALS on the test period.
+    """Compares every model on the test period, on all, repeat and new products.
 
-    All models are fitted on the events before the cut-off only. Evaluated users are
-    those with a positive-weight product before the cut-off and a relevant event
-    (``relevant_event_types``) after it.
+    All models are fitted on the events before the cut-off only, and one exclusion rule
+    (``evaluation.exclude``) applies to all of them. Evaluated users are those with a
+    positive-weight product before the cut-off and a relevant event
+    (``relevant_event_types``) after it; test users without training history
+    (cold start) get popular products from every model and are counted, not compared.
+    Each model's top-k is scored three ways: against all the user's relevant
+    products, against those they touched before the cut-off (``repeat``) and against
+    the others (``new``); a user counts in a segment where they have a relevant
+    product. Every metric's difference to popularity gets a paired bootstrap interval
+    over users (:mod:`recsys_kedro.evaluation.bootstrap`).
 
     Args:
         train_interactions: Interactions before the cut-off.
         train_history: User histories before the cut-off.
         train_neighbours: Neighbours fitted before the cut-off.
         train_popular: Popular products before the cut-off.
+        train_events: Events before the cut-off.
         test_events: Events of the test period.
         split: The split description.
         cfg: ``params:cf``.
 
     Returns:
-        The comparison table (one row per model) and its values as MLflow metrics
-        (``<model>.<metric>_at_<k>``, in the format of :func:`cf_metrics`).
+        The comparison table (one row per model and segment, with ``<metric>_diff``,
+        ``<metric>_diff_low`` and ``<metric>_diff_high``) and MLflow metrics
+        (``<model>.<segment>.<metric>_at_<k>``, the interval bounds of hit rate and
+        NDCG, cold-start counts).
     """
     start = time.perf_counter()
     ev = cfg.evaluation
-    active = train_history.where(F.size("products") > 0)
-    relevant = persist_for_run(
-        _relevant(test_events, ev.relevant_event_types).join(
-            active.select("user_id"), "user_id", "left_semi"
-        )
+    cutoff = datetime.fromisoformat(split["cutoff"])
+    users, relevant, eval_history, n_test_users = evaluation_inputs(
+        train_history, train_events, test_events, cutoff, cfg
     )
-    users = relevant.select("user_id").distinct()
-    eval_history = active.join(users, "user_id", "left_semi")
+    n_users = users.count()
+    fit = TrainingFit(
+        train_interactions,
+        train_history,
+        train_neighbours,
+        train_popular,
+        train_events,
+        cutoff,
+    )
+    parts = [
+        model_recommendations(model, eval_history, users, fit, cfg).select(
+            F.lit(model).alias("model"), "user_id", "rank", "product_id"
+        )
+        for model in ev.models
+    ]
+    all_recs = persist_for_run(reduce(DataFrame.unionByName, parts))
+    per_user = persist_for_run(
+        per_user_metrics(all_recs, relevant, ev.k, list(ev.models))
+    )
     catalog_size = train_interactions.select("product_id").distinct().count()
-    empty = train_neighbours.limit(0)
-    rows = []
-    for model in ev.models:
-        t0 = time.perf_counter()
-        if model == "popularity":
-            recs = score_users(eval_history, empty, train_popular, ev.k)
-        elif model == "item_cosine":
-            recs = score_users(eval_history, train_neighbours, train_popular, ev.k)
-        else:
-            recs = _als_recommendations(train_history, users, cfg)
-        metrics = ranking_metrics(recs, relevant, ev.k, catalog_size)
-        rows.append({"model": model, **metrics, "seconds": time.perf_counter() - t0})
-        logger.info("Evaluation of %s at k=%d: %s", model, ev.k, metrics)
-    table = pd.DataFrame(rows)
-    table.insert(1, "k", ev.k)
-    table.insert(2, "cutoff", split["cutoff"])
-    out = {
-        f"{r['model']}.{m}_at_{ev.k}": float(r[m])
-        for r in rows
-        for m in ("hit_rate", "precision", "recall", "ndcg", "map", "catalog_coverage")
-    }
-    out["evaluated_users"] = float(rows[0]["users"]) if rows else 0.0
+    summary = summarise_metrics(per_user, all_recs, relevant, ev.k, catalog_size)
+    intervals = paired_bootstrap(per_user, USER_METRICS, "popularity", ev.bootstrap)
+    table = summary.merge(intervals, on=["model", "segment"], how="left")
+    table["_m"] = table["model"].map({m: i for i, m in enumerate(ev.models)})
+    table["_s"] = table["segment"].map({s: i for i, s in enumerate(SEGMENTS)})
+    table = table.sort_values(["_s", "_m"]).drop(columns=["_m", "_s"])
+    table.insert(2, "k", ev.k)
+    table.insert(3, "cutoff", split["cutoff"])
+    table = table.reset_index(drop=True)
+    for row in table.itertuples():
+        logger.info(
+            "Evaluation %s / %s at k=%d (%d users): hit rate %.4f (vs popularity "
+            "%+.4f, 95%% CI %+.4f .. %+.4f), ndcg %.4f",
+            row.model,
+            row.segment,
+            ev.k,
+            row.users,
+            row.hit_rate,
+            row.hit_rate_diff,
+            row.hit_rate_diff_low,
+            row.hit_rate_diff_high,
+            row.ndcg,
+        )
+    out: dict[str, float] = {}
+    for r in table.to_dict("records"):
+        key = f"{r['model']}.{r['segment']}"
+        for m in METRICS:
+            out[f"{key}.{m}_at_{ev.k}"] = float(r[m])
+        if r["model"] != "popularity":
+            for m in INTERVAL_METRICS:
+                out[f"{key}.{m}_diff_low"] = float(r[f"{m}_diff_low"])
+                out[f"{key}.{m}_diff_high"] = float(r[f"{m}_diff_high"])
+    cold = n_test_users - n_users
+    logger.info(
+        "Evaluated %d test users with training history; %d (%.1f%%) are cold start "
+        "(no positive-weight product before the cut-off): every model gives them the "
+        "popular products, so they are not compared",
+        n_users,
+        cold,
+        100 * cold / max(n_test_users, 1),
+    )
+    out["evaluated_users"] = float(n_users)
+    out["cold_start_users"] = float(cold)
+    out["cold_start_share"] = cold / n_test_users if n_test_users else 0.0
     out["seconds_evaluation"] = time.perf_counter() - start
     return table, cf_metrics(out)
 

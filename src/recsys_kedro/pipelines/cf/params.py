@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from recsys_kedro.evaluation.bootstrap import BootstrapParams
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -27,6 +29,11 @@ class AlsParams(_Strict):
     )
 
 
+EvaluatedModel = Literal[
+    "popularity", "recent_popularity", "repeat", "item_cosine", "blend", "als"
+]
+
+
 class EvaluationParams(_Strict):
     """How the models are compared on the period after ``params:time_split``'s cut-off."""
 
@@ -34,10 +41,36 @@ class EvaluationParams(_Strict):
     relevant_event_types: list[str] = Field(
         default_factory=lambda: ["view", "cart", "purchase"]
     )
-    models: list[Literal["popularity", "item_cosine", "als"]] = Field(
-        default_factory=lambda: ["popularity", "item_cosine", "als"]
+    models: list[EvaluatedModel] = Field(
+        default_factory=lambda: [
+            "popularity",
+            "recent_popularity",
+            "repeat",
+            "item_cosine",
+            "blend",
+            "als",
+        ]
     )
+    exclude: Literal["none", "purchased", "interacted"] = Field(
+        "none",
+        description="Products no model may recommend to a user, the same for all.",
+    )
+    recent_days: float = Field(7.0, gt=0)
+    repeat_half_life_days: float = Field(14.0, gt=0)
+    blend_weight: float = Field(0.5, ge=0, le=1)
+    bootstrap: BootstrapParams = Field(default_factory=BootstrapParams)
     als: AlsParams = Field(default_factory=AlsParams)
+
+    @model_validator(mode="after")
+    def _baseline(self) -> EvaluationParams:
+        if "popularity" not in self.models:
+            raise ValueError(
+                "evaluation.models must include 'popularity': every model's "
+                "difference is measured against it"
+            )
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"evaluation.models repeats a model: {self.models}")
+        return self
 
 
 class CfParams(_Strict):
@@ -57,6 +90,12 @@ class CfParams(_Strict):
     max_products_per_row: int | None = Field(1000, ge=1)
     heavy_rows: Literal["drop", "cap"] = "drop"
     top_n: int = Field(20, ge=1)
+    similarity_alpha: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Asymmetric cosine: 0.5 is the cosine, towards 1 P(j | i).",
+    )
     min_similarity: float = Field(0.0, ge=0, lt=1)
     blocks: int | None = Field(None, ge=1)
     threads_per_block: int = Field(1, ge=1)

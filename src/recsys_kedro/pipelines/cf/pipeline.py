@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from recsys_kedro.evaluation import split_events_by_time
+from recsys_kedro.evaluation.split import split_node
 from recsys_kedro.pipelines.cf.nodes import (
     build_interactions,
     cf_metrics,
@@ -103,12 +103,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     )
     evaluate = Pipeline(
         [
-            Node(
-                func=split_events_by_time,
-                inputs=["events_clean", "params:time_split"],
-                outputs=["train_events", "test_events", "time_split_info"],
-                name="split_events_by_time_node",
-            ),
+            split_node(),
             Node(
                 func=evaluate_recommenders,
                 inputs=[
@@ -116,6 +111,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "cf_train_user_history",
                     "cf_train_neighbours",
                     "cf_train_popular_products",
+                    "train_events",
                     "test_events",
                     "time_split_info",
                     "params:cf",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,13 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from recsys_kedro.evaluation import ranking_metrics
+from recsys_kedro.evaluation.bootstrap import paired_bootstrap
+from recsys_kedro.evaluation.ranking import (
+    METRICS,
+    USER_METRICS,
+    per_user_metrics,
+    summarise_metrics,
+)
 from recsys_kedro.pipelines.fpgrowth.crosssell import (
     RuleIndex,
     cf_scores,
@@ -422,7 +429,8 @@ def evaluate_crosssell(
     """Rules, cf neighbours, their blend and popularity on the same test sessions.
 
     Every model was fitted before the cut-off. Each session's hidden (last) product is
-    the one relevant item.
+    the one relevant item. Every metric's difference to popularity gets a paired
+    bootstrap interval over sessions (:mod:`recsys_kedro.evaluation.bootstrap`).
 
     Args:
         queries: :func:`crosssell_queries` of the test period.
@@ -433,7 +441,9 @@ def evaluate_crosssell(
         params: ``params:fpgrowth``.
 
     Returns:
-        The comparison table and its values as MLflow metrics.
+        The comparison table (one row per model, with ``<metric>_diff``,
+        ``<metric>_diff_low`` and ``<metric>_diff_high``) and its values as MLflow
+        metrics.
     """
     cfg = params.crosssell
     queries = persist_for_run(queries)
@@ -461,22 +471,55 @@ def evaluate_crosssell(
         Popularity.from_frame(train_popular.toPandas()),
     )
     relevant = queries.select(
-        F.col("session_id").alias("user_id"), F.col("hidden").alias("product_id")
+        F.lit("all").alias("segment"),
+        F.col("session_id").alias("user_id"),
+        F.col("hidden").alias("product_id"),
     )
     catalog = train_events.select("product_id").distinct().count()
-    rows = []
-    for model in MODELS:
-        start = time.perf_counter()
-        recs = _score_sessions(queries, model, payload, cfg.k, cfg.blend_weight)
-        metrics = ranking_metrics(recs, relevant, cfg.k, catalog)
-        rows.append({"model": model, **metrics, "seconds": time.perf_counter() - start})
-        logger.info("Cross-sell %s at k=%d: %s", model, cfg.k, metrics)
-    table = pd.DataFrame(rows)
+    start = time.perf_counter()
+    recs = persist_for_run(
+        reduce(
+            DataFrame.unionByName,
+            [
+                _score_sessions(queries, m, payload, cfg.k, cfg.blend_weight).select(
+                    F.lit(m).alias("model"), "user_id", "rank", "product_id"
+                )
+                for m in MODELS
+            ],
+        )
+    )
+    per_session = persist_for_run(per_user_metrics(recs, relevant, cfg.k, list(MODELS)))
+    summary = summarise_metrics(per_session, recs, relevant, cfg.k, catalog)
+    intervals = paired_bootstrap(per_session, USER_METRICS, "popularity", cfg.bootstrap)
+    table = summary.merge(intervals, on=["model", "segment"], how="left")
+    table = (
+        table.assign(_m=table["model"].map({m: i for i, m in enumerate(MODELS)}))
+        .sort_values("_m")
+        .drop(columns=["_m", "segment"])
+        .reset_index(drop=True)
+    )
     table.insert(1, "k", cfg.k)
     table.insert(2, "blend_weight", cfg.blend_weight)
-    values = {
-        f"{r['model']}.{m}_at_{cfg.k}": r[m]
-        for r in rows
-        for m in ("hit_rate", "ndcg", "precision", "recall", "map", "catalog_coverage")
-    }
+    table["seconds"] = time.perf_counter() - start
+    for row in table.itertuples():
+        logger.info(
+            "Cross-sell %s at k=%d (%d sessions): hit rate %.4f (vs popularity %+.4f, "
+            "95%% CI %+.4f .. %+.4f)",
+            row.model,
+            cfg.k,
+            row.users,
+            row.hit_rate,
+            row.hit_rate_diff,
+            row.hit_rate_diff_low,
+            row.hit_rate_diff_high,
+        )
+    values: dict[str, float] = {}
+    for r in table.to_dict("records"):
+        for m in METRICS:
+            if m != "users":
+                values[f"{r['model']}.{m}_at_{cfg.k}"] = r[m]
+        if r["model"] != "popularity":
+            for m in ("hit_rate", "ndcg"):
+                values[f"{r['model']}.{m}_diff_low"] = r[f"{m}_diff_low"]
+                values[f"{r['model']}.{m}_diff_high"] = r[f"{m}_diff_high"]
     return table, mlflow_metrics({**values, "test_sessions": n_sessions})

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from recsys_kedro.evaluation.bootstrap import BootstrapParams
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -25,6 +27,7 @@ class CrossSellParams(_Strict):
         description="Weight of the rule score in the hybrid (cf: 1 - w).",
     )
     hybrid_top_n: int = Field(20, ge=1)
+    bootstrap: BootstrapParams = Field(default_factory=BootstrapParams)
 
 
 class FpGrowthParams(_Strict):

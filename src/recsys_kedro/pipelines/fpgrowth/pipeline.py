@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from recsys_kedro.evaluation.split import split_events_by_time
+from recsys_kedro.evaluation.split import split_node
 from recsys_kedro.pipelines.fpgrowth.nodes import (
     build_baskets,
     crosssell_queries,
@@ -86,16 +86,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     )
     evaluate = Pipeline(
         [
-            Node(
-                func=split_events_by_time,
-                inputs=["events_clean", "params:time_split"],
-                outputs=[
-                    "train_events",
-                    "test_events",
-                    "time_split_info",
-                ],
-                name="split_events_by_time_node",
-            ),
+            split_node(),
             Node(
                 func=crosssell_queries,
                 inputs=["test_events", "params:fpgrowth"],

@@ -3,7 +3,7 @@ sessions in progress, and the next-item evaluation of every model."""
 
 from kedro.pipeline import Node, Pipeline
 
-from recsys_kedro.evaluation import split_events_by_time
+from recsys_kedro.evaluation.split import split_node
 from recsys_kedro.pipelines.sessions.nodes import (
     evaluate_session_models,
     fit_session_recommender,
@@ -17,16 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Fit on the training period, recommend for the last ``recent_days``, evaluate."""
     return Pipeline(
         [
-            Node(
-                func=split_events_by_time,
-                inputs=["events_clean", "params:time_split"],
-                outputs=[
-                    "train_events",
-                    "test_events",
-                    "time_split_info",
-                ],
-                name="split_events_by_time_node",
-            ),
+            split_node(),
             Node(
                 func=session_sequences,
                 inputs=["train_events", "params:sessions"],
