@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, get_args
 
 import yaml
-from kedro.framework.project import find_pipelines
 from kedro.framework.startup import bootstrap_project
 from kedro.io import MemoryDataset
 from kedro.validation import TypeExtractor
 from pydantic import BaseModel
+
+from recsys_kedro.pipeline_registry import register_pipelines
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
 
@@ -26,9 +27,7 @@ CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
 def models() -> dict[str, type[BaseModel]]:
     """Parameter key -> the model the project's nodes annotate it with."""
     bootstrap_project(CONF.parents[1])
-    found = TypeExtractor(
-        find_pipelines(raise_errors=True)
-    ).extract_types_from_pipelines()
+    found = TypeExtractor(register_pipelines()).extract_types_from_pipelines()
     return {key: _model(hint) for key, hint in found.items()}
 
 

@@ -1,4 +1,4 @@
-"""Nodes of the cf_tuning pipeline: each parameter chosen on validation data.
+"""The ``cf_tuning`` pipeline's node: each cf parameter chosen on validation data.
 
 The events before the evaluation cut-off (``train_events``) are split again, at
 ``cf_tuning.validation``: models are fitted on the part before that second cut-off and
@@ -38,8 +38,7 @@ from recsys_kedro.pipelines.cf.nodes import (
     model_recommendations,
     popular_products,
 )
-from recsys_kedro.pipelines.cf.params import CfParams
-from recsys_kedro.pipelines.cf_tuning.params import CfTuningParams
+from recsys_kedro.pipelines.cf.params import CfParams, CfTuningParams
 from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
