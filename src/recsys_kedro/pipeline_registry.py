@@ -5,8 +5,6 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from recsys_kedro.pipelines.cf.pipeline import create_tuning_pipeline
-
 OPT_IN = {"cf_tuning"}
 
 
@@ -18,7 +16,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["cf_tuning"] = create_tuning_pipeline()  # lives in the cf package
     pipelines["__default__"] = sum(
         p for name, p in pipelines.items() if name not in OPT_IN
     )

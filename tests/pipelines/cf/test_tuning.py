@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import yaml
+from kedro.framework.project import pipelines
+from kedro.framework.startup import bootstrap_project
 
 from recsys_kedro.datasets import RawCsvDataset
 from recsys_kedro.evaluation import split_events_by_time
@@ -17,6 +21,7 @@ from tests.params import shipped, typed
 
 pytestmark = pytest.mark.integration  # a grid of Spark fits: left out of make test-fast
 
+ROOT = Path(__file__).resolve().parents[3]
 GRID = {
     "half_life_days": [None],
     "similarity_alpha": [0.5, 0.9],
@@ -73,7 +78,14 @@ def test_the_validation_window_lies_inside_the_training_period(tuned):
     assert validation < pd.Timestamp(last_train)
 
 
-def test_tuning_is_opt_in():
-    pipelines = register_pipelines()
-    assert "tune_cf_node" in {n.name for n in pipelines["cf_tuning"].nodes}
-    assert "tune_cf_node" not in {n.name for n in pipelines["__default__"].nodes}
+def test_tuning_is_opt_in_and_found_on_its_own():
+    bootstrap_project(ROOT)
+    registry = register_pipelines()
+    assert "tune_cf_node" in {n.name for n in registry["cf_tuning"].nodes}
+    assert "tune_cf_node" not in {n.name for n in registry["__default__"].nodes}
+    # `kedro run --pipeline=cf_tuning` loads only the requested pipeline folder
+    try:
+        pipelines.set_requested(["cf_tuning"])
+        assert "tune_cf_node" in {n.name for n in pipelines["cf_tuning"].nodes}
+    finally:
+        pipelines.set_requested(None)

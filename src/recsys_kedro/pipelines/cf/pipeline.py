@@ -127,7 +127,7 @@ def create_pipeline(**kwargs) -> Pipeline:
 
 def create_tuning_pipeline(**kwargs) -> Pipeline:
     """``cf_tuning``: the shared time split, then the grid on the training events only
-    (opt-in, registered by :func:`recsys_kedro.pipeline_registry.register_pipelines`)."""
+    (opt-in; Kedro finds it as ``pipelines/cf_tuning``)."""
     return Pipeline(
         [
             split_node(),
