@@ -829,6 +829,18 @@ def evaluate_recommenders(
     )
     catalog_size = train_interactions.select("product_id").distinct().count()
     summary = summarise_metrics(per_user, all_recs, relevant, ev.k, catalog_size)
+    # every model and segment gets a row; one no user falls in (short data) has 0
+    # users and no metric, not a misleading 0
+    grid = pd.MultiIndex.from_product(
+        [list(ev.models), list(SEGMENTS)], names=["model", "segment"]
+    )
+    summary = summary.set_index(["model", "segment"]).reindex(grid).reset_index()
+    summary["users"] = summary["users"].fillna(0.0)
+    if n_users == 0:
+        logger.warning(
+            "No test user has training history and a relevant event after the "
+            "cut-off: the cf evaluation has no user (its metrics are empty)"
+        )
     intervals = paired_bootstrap(per_user, USER_METRICS, "popularity", ev.bootstrap)
     table = summary.merge(intervals, on=["model", "segment"], how="left")
     table["_m"] = table["model"].map({m: i for i, m in enumerate(ev.models)})
@@ -854,12 +866,12 @@ def evaluate_recommenders(
     out: dict[str, float] = {}
     for r in table.to_dict("records"):
         key = f"{r['model']}.{r['segment']}"
-        for m in METRICS:
-            out[f"{key}.{m}_at_{ev.k}"] = float(r[m])
+        values = {f"{key}.{m}_at_{ev.k}": r[m] for m in METRICS}
         if r["model"] != "popularity":
             for m in INTERVAL_METRICS:
-                out[f"{key}.{m}_diff_low"] = float(r[f"{m}_diff_low"])
-                out[f"{key}.{m}_diff_high"] = float(r[f"{m}_diff_high"])
+                values[f"{key}.{m}_diff_low"] = r[f"{m}_diff_low"]
+                values[f"{key}.{m}_diff_high"] = r[f"{m}_diff_high"]
+        out.update({k: float(v) for k, v in values.items() if pd.notna(v)})
     cold = n_test_users - n_users
     logger.info(
         "Evaluated %d test users with training history; %d (%.1f%%) are cold start "
