@@ -81,7 +81,7 @@ def build_matrix(raw: Path, out: Path) -> dict:
 def fit_ours(matrix_path: Path, out: Path, top_n: int, threads: int) -> float:
     """The cf pipeline's kernel over every product; returns seconds."""
     # imported in the child only: each process loads just the library it measures
-    from recsys_kedro.pipelines.cf.similarity import (  # noqa: PLC0415
+    from recsys_kedro.recommend.similarity import (  # noqa: PLC0415
         cosine_topn,
         l2_normalise_rows,
     )

@@ -14,7 +14,7 @@ from kedro.validation import ParameterValidationError, ParameterValidator
 
 from recsys_kedro.evaluation import TimeSplitParams
 from recsys_kedro.hooks import EvaluationWindowHooks, NodeTimingHooks, ParameterHooks
-from recsys_kedro.pipelines.cf.params import CfParams
+from recsys_kedro.recommend.cf_params import CfParams
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recsys_kedro.pipelines.cf.params import CfParams
+from recsys_kedro.recommend.cf_params import CfParams
 from tests.params import typed
 
 PARAMS_FILE = (

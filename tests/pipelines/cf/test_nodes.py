@@ -7,7 +7,7 @@ import math
 import pytest
 from pyspark.sql import functions as F
 
-from recsys_kedro.pipelines.cf.nodes import (
+from recsys_kedro.recommend.cf_training import (
     InteractionError,
     build_interactions,
     item_similarities,

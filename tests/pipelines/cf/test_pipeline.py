@@ -14,8 +14,8 @@ from kedro.runner import SequentialRunner
 
 from recsys_kedro.datasets import MlflowRecommenderModelDataset, RawCsvDataset
 from recsys_kedro.pipelines.cf import create_pipeline
-from recsys_kedro.pipelines.cf.nodes import item_similarities, recommend_for_users
 from recsys_kedro.pipelines.data_processing.nodes import clean_events
+from recsys_kedro.recommend.cf_training import item_similarities, recommend_for_users
 from recsys_kedro.sample_data.generator import SampleConfig, generate
 from tests.params import typed
 

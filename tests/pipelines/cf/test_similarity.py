@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_kedro.pipelines.cf.similarity import block_neighbours
+from recsys_kedro.recommend.similarity import block_neighbours
 
 # users x products:  u1: A=1, B=1;  u2: A=1, C=2;  u3: B=2, C=2
 # product vectors over (u1, u2, u3): A=(1,1,0), B=(1,0,2), C=(0,2,2)

@@ -13,9 +13,9 @@ from kedro.framework.startup import bootstrap_project
 from recsys_kedro.datasets import RawCsvDataset
 from recsys_kedro.evaluation import split_events_by_time
 from recsys_kedro.pipeline_registry import register_pipelines
-from recsys_kedro.pipelines.cf.params import CfParams
-from recsys_kedro.pipelines.cf.tuning import tune_cf
+from recsys_kedro.pipelines.cf_tuning.nodes import tune_cf
 from recsys_kedro.pipelines.data_processing.nodes import clean_events
+from recsys_kedro.recommend.cf_params import CfParams
 from recsys_kedro.sample_data.generator import SampleConfig, generate
 from tests.params import shipped, typed
 

@@ -13,7 +13,6 @@ from recsys_kedro.pipelines.cf.nodes import (
     recommend_for_users,
     recommender_model,
 )
-from recsys_kedro.pipelines.cf.tuning import tune_cf
 
 
 def _fit(events: str) -> Pipeline:
@@ -123,20 +122,3 @@ def create_pipeline(**kwargs) -> Pipeline:
         ]
     )
     return Pipeline([fit_all, serve, fit_train, evaluate], tags="cf")
-
-
-def create_tuning_pipeline(**kwargs) -> Pipeline:
-    """``cf_tuning``: the shared time split, then the grid on the training events only
-    (opt-in; Kedro finds it as ``pipelines/cf_tuning``)."""
-    return Pipeline(
-        [
-            split_node(),
-            Node(
-                func=tune_cf,
-                inputs=["train_events", "params:cf", "params:cf_tuning"],
-                outputs=["cf_tuning_table", "cf_tuned_parameters", "cf_tuning_metrics"],
-                name="tune_cf_node",
-            ),
-        ],
-        tags="cf_tuning",
-    )

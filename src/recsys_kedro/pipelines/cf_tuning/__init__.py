@@ -1,8 +1,7 @@
-"""``kedro run --pipeline=cf_tuning``: the cf package's tuning pipeline under its own name.
+"""Chooses the cf parameters on a validation window inside the training period.
 
-Its node and parameters live with the cf pipeline (``pipelines/cf/tuning.py``,
-``CfTuningParams``), whose fitting and scoring functions it reuses; this folder only gives
-Kedro a pipeline folder to find, so that a run of this pipeline alone loads it.
+It fits and scores with the same functions as the cf pipeline, from
+:mod:`recsys_kedro.recommend.cf_training` (shared code lives outside ``pipelines/``).
 """
 
 from recsys_kedro.pipelines.cf_tuning.pipeline import create_pipeline

@@ -30,7 +30,8 @@ from pyspark.sql import functions as F
 
 from recsys_kedro.evaluation import split_events_by_time
 from recsys_kedro.evaluation.ranking import per_user_metrics
-from recsys_kedro.pipelines.cf.nodes import (
+from recsys_kedro.recommend.cf_params import CfParams, CfTuningParams
+from recsys_kedro.recommend.cf_training import (
     TrainingFit,
     build_interactions,
     evaluation_inputs,
@@ -38,7 +39,6 @@ from recsys_kedro.pipelines.cf.nodes import (
     model_recommendations,
     popular_products,
 )
-from recsys_kedro.pipelines.cf.params import CfParams, CfTuningParams
 from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
