@@ -11,6 +11,7 @@ from kedro_datasets.databricks import ManagedTableDataset
 
 from recsys_kedro.datasets import (
     ManagedCacheTableDataset,
+    SchemaMismatchError,
     SparkDeltaTableDataset,
     SparkTableDataset,
 )
@@ -37,6 +38,24 @@ def test_a_root_store_is_a_delta_folder_that_appends_and_starts_empty(
     appended.save(spark.createDataFrame([("b", 2)], CACHE))
     assert sorted(tuple(r) for r in cache.load().collect()) == [("a", 1), ("b", 2)]
     assert DeltaTable(cache.location).version() == 1  # two commits to one table
+
+
+def test_an_overwrite_takes_new_columns_and_an_append_refuses_them(
+    spark, tmp_path: Path
+):
+    """A code change that adds a column to a derived table replaces it on the next run,
+    as a Unity Catalog overwrite does; appending a frame of another schema fails."""
+    store = {"path": str(tmp_path), "credentials": None, "catalog": None}
+    table = SparkTableDataset(table="t", folder="05_model_input", store=store)
+    table.save(spark.createDataFrame([("a", 1)], "key STRING, n INT"))
+    table.save(spark.createDataFrame([("b", 2, 0.5)], "key STRING, n INT, x DOUBLE"))
+    assert [tuple(r) for r in table.load().collect()] == [("b", 2, 0.5)]
+    appended = SparkTableDataset(
+        table="t", folder="05_model_input", store=store, mode="append"
+    )
+    with pytest.raises(SchemaMismatchError, match=r"missing columns \['x'\]"):
+        appended.save(spark.createDataFrame([("c", 3)], "key STRING, n INT"))
+    assert table.load().count() == 1
 
 
 def test_a_catalog_store_is_a_managed_table(tmp_path: Path):

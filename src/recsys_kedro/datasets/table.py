@@ -12,7 +12,9 @@ from the environment's ``store`` (the catalog's ``_store``, built from ``globals
   ``empty_schema``).
 
 So ``conf/cloud`` and ``conf/databricks`` change ``globals.yml`` and never repeat an
-entry. The choice is made once, when the catalog builds the dataset; loads, saves and
+entry. Both behave alike when the code changes a table's columns: ``overwrite`` replaces
+the table, schema included (kedro-datasets' ``ManagedTableDataset`` always writes with
+``overwriteSchema``), while ``append`` refuses a frame whose schema differs. The choice is made once, when the catalog builds the dataset; loads, saves and
 ``exists`` are the chosen dataset's own.
 """
 
@@ -116,7 +118,10 @@ class SparkTableDataset(AbstractDataset[DataFrame, DataFrame]):
         self.target = SparkDeltaTableDataset(
             filepath=f"{str(root).rstrip('/')}/{folder}/{table}",
             load_args={"empty_schema": empty_schema} if empty_schema else None,
-            save_args={"mode": mode},
+            save_args={
+                "mode": mode,
+                "schema_mode": "overwrite" if mode == "overwrite" else None,
+            },
             credentials=store.get("credentials"),
             staging_dir=staging_dir,
         )

@@ -103,8 +103,8 @@ def test_product_counts_conversion_and_price(events):
 
 
 @pytest.mark.integration  # several seconds: left out of make test-fast
-def test_the_scaler_sees_only_the_training_period(events, spark):
-    train, _, _ = split_events_by_time(
+def test_the_scaler_and_the_feature_tables_see_only_the_training_period(events, spark):
+    train, _, split = split_events_by_time(
         events, typed("time_split", {"cutoff": "2020-01-05T00:00:00", "test_days": 30})
     )
     scaler = fit_scaler(
@@ -134,9 +134,8 @@ def test_the_scaler_sees_only_the_training_period(events, spark):
         typed("feature_engineering", PARAMS),
     )
     assert again == scaler
-    scaled = {
-        r.user_id: r.events_scaled
-        for r in scale_user_features(user_features(events), scaler).collect()
-    }
-    assert scaled[1] == pytest.approx((5 - 3.5) / 1.5)
-    assert scaled[2] == pytest.approx((4 - 3.5) / 1.5)
+    # user_features as of the cut-off: the training period's, scaled, stamped
+    rows = scale_user_features(user_features(train), scaler, split).collect()
+    scaled = {r.user_id: r.events_scaled for r in rows}
+    assert scaled == pytest.approx({1: (5 - 3.5) / 1.5, 2: (2 - 3.5) / 1.5})
+    assert {r.as_of for r in rows} == {datetime(2020, 1, 5)}

@@ -119,17 +119,32 @@ def test_the_matcher_against_the_true_mapping(run):
     assert 0 < metrics["mapping_recall"] <= 1 and metrics["mapping_precision"] > 0.5
 
 
-def test_nothing_lost_and_review_features_joined_through_the_given_mapping(run):
+def test_nothing_lost_features_as_of_the_cut_off_and_reviews_joined(run):
     catalog, raw, _ = run
     events = catalog.load("events_engagement")
     assert events.count() == catalog.load("events_clean").count()
     assert events.filter("engagement_level is null").count() == 0
-    users = catalog.load("user_features")
-    assert users.count() == events.select("user_id").distinct().count()
+    # The model-ready tables are as of the cut-off: training events only.
+    cutoff = pd.Timestamp(catalog.load("fe_time_split")["cutoff"])
+    clean = catalog.load("events_clean").toPandas()
+    before = clean[clean.event_time.dt.tz_localize(None) < cutoff]
+    assert len(before) < len(clean)
+    users = catalog.load("user_features").toPandas()
+    assert set(users.user_id) == set(before.user_id)
+    assert (users.as_of == cutoff).all()
+    assert users.last_event.dt.tz_localize(None).max() < cutoff
+    events_per_user = before.groupby("user_id").size()
+    pd.testing.assert_series_equal(
+        users.set_index("user_id").events.sort_index(),
+        events_per_user.sort_index(),
+        check_names=False,
+        check_dtype=False,
+    )
     assert {"recency_days_scaled", "monetary_scaled"} <= set(users.columns)
     products = catalog.load("product_features").toPandas()
+    assert (products.as_of == cutoff).all()
     given = pd.read_csv(raw / "product_mapping.csv")
-    in_events = set(catalog.load("events_clean").toPandas().product_id)
+    in_events = set(before.product_id)
     expected = len(set(given.product_id_events) & in_events) / len(in_events)
     share = products.product_id_reviews.notna().mean()
     assert share == pytest.approx(expected)

@@ -45,6 +45,12 @@ class EngagementParams(_Strict):
         description="Uniform sample of the training rows (seeded); null: all of them.",
     )
     seed: int = 42
+    product_baseline_smoothing: float = Field(
+        10.0,
+        gt=0,
+        description="Pseudo-views at the training outcome shares added to each "
+        "product's counts in the product-conversion baseline.",
+    )
     logistic_regression: LogisticRegressionParams = Field(
         default_factory=LogisticRegressionParams
     )

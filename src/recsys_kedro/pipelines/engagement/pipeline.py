@@ -1,15 +1,16 @@
-"""engagement pipeline: point-in-time examples, a time split, a Spark ML classifier
-logged and registered in MLflow, and its evaluation against two baselines."""
+"""engagement pipeline: one example per first view of a product in a session, its
+features from before the view, a time split, a Spark ML classifier of the session's
+outcome logged and registered in MLflow, and its evaluation against three baselines."""
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from recsys_kedro.evaluation import split_events_by_time
 from recsys_kedro.pipelines.engagement.nodes import (
     confusion_matrix_figure,
     engagement_examples,
     evaluate_engagement_model,
+    split_engagement_examples,
     train_engagement_model,
 )
 
@@ -29,7 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="engagement_examples_node",
             ),
             node(
-                split_events_by_time,
+                split_engagement_examples,
                 ["engagement_examples", "params:time_split"],
                 ["engagement_train", "engagement_test", "engagement_split"],
                 name="engagement_split_node",
@@ -47,7 +48,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "engagement_train",
                     "engagement_test",
                     "engagement_train_info",
-                    "params:engagement_levels",
+                    "params:engagement",
                 ],
                 [
                     "engagement_metrics",

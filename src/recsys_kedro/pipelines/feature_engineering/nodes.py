@@ -477,15 +477,41 @@ def apply_scaler(
     )
 
 
+def _as_of(features: DataFrame, split: dict[str, Any]) -> DataFrame:
+    return features.withColumn("as_of", F.to_timestamp(F.lit(split["cutoff"])))
+
+
 def scale_user_features(
-    user_features_unscaled: DataFrame, feature_scaler: dict[str, Any]
+    user_features: DataFrame, feature_scaler: dict[str, Any], split: dict[str, Any]
 ) -> DataFrame:
-    """``user_features`` with scaled columns (see :func:`apply_scaler`)."""
-    return apply_scaler(user_features_unscaled, feature_scaler, "user_features")
+    """``user_features`` as of the cut-off: the training period's user features with
+    scaled columns (see :func:`apply_scaler`) and ``as_of`` (the cut-off).
+
+    Args:
+        user_features: User features computed on the events before the cut-off.
+        feature_scaler: :func:`fit_scaler`'s output (fitted on the same features).
+        split: The split's description (``cutoff``).
+
+    Returns:
+        ``user_features``.
+    """
+    return _as_of(apply_scaler(user_features, feature_scaler, "user_features"), split)
 
 
 def scale_product_features(
-    product_features_unscaled: DataFrame, feature_scaler: dict[str, Any]
+    product_features: DataFrame, feature_scaler: dict[str, Any], split: dict[str, Any]
 ) -> DataFrame:
-    """``product_features`` with scaled columns (see :func:`apply_scaler`)."""
-    return apply_scaler(product_features_unscaled, feature_scaler, "product_features")
+    """``product_features`` as of the cut-off: the training period's product features
+    with scaled columns (see :func:`apply_scaler`) and ``as_of`` (the cut-off).
+
+    Args:
+        product_features: Product features computed on the events before the cut-off.
+        feature_scaler: :func:`fit_scaler`'s output (fitted on the same features).
+        split: The split's description (``cutoff``).
+
+    Returns:
+        ``product_features``.
+    """
+    return _as_of(
+        apply_scaler(product_features, feature_scaler, "product_features"), split
+    )

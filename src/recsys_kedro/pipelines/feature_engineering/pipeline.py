@@ -1,5 +1,7 @@
-"""feature_engineering pipeline: engagement levels, session/user/product features,
-the inferred product mapping and the scaler fitted on the training period."""
+"""feature_engineering pipeline: engagement levels, session features, descriptive user
+and product features over the whole period, the inferred product mapping, and the
+model-ready user and product features as of the cut-off (training events only), scaled
+with statistics of those same features."""
 
 from __future__ import annotations
 
@@ -40,12 +42,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "events_engagement",
                 "session_features",
                 name="session_features_node",
-            ),
-            node(
-                user_features,
-                "events_engagement",
-                "user_features_unscaled",
-                name="user_features_node",
             ),
             node(
                 product_event_features,
@@ -90,8 +86,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "feature_engineering_metrics",
                 name="mapping_quality_node",
             ),
-            # The scaler sees the training period only: features recomputed on the
-            # events before the global cut-off (params:time_split).
+            # What a model may use: features of the events before the global cut-off
+            # (params:time_split) only, scaled with their own statistics.
             node(
                 split_events_by_time,
                 ["events_engagement", "params:time_split"],
@@ -111,6 +107,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="fe_train_product_event_features_node",
             ),
             node(
+                product_features,
+                [
+                    "fe_train_product_event_features",
+                    "product_mapping",
+                    "product_sentiment",
+                    "product_text_embeddings",
+                ],
+                "fe_train_product_features",
+                name="fe_train_product_features_node",
+            ),
+            node(
                 fit_scaler,
                 [
                     "fe_train_user_features",
@@ -122,13 +129,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 scale_user_features,
-                ["user_features_unscaled", "feature_scaler"],
+                ["fe_train_user_features", "feature_scaler", "fe_time_split"],
                 "user_features",
                 name="scale_user_features_node",
             ),
             node(
                 scale_product_features,
-                ["product_features_unscaled", "feature_scaler"],
+                ["fe_train_product_features", "feature_scaler", "fe_time_split"],
                 "product_features",
                 name="scale_product_features_node",
             ),
