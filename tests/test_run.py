@@ -205,6 +205,10 @@ def _check_engagement_and_eda(project: Path, run_start: int) -> None:
             "select name, version from model_versions where name = ?",
             ("recsys_kedro_engagement",),
         ).fetchall()
+        alias = db.execute(
+            "select alias, version from registered_model_aliases where name = ?",
+            ("recsys_kedro_engagement",),
+        ).fetchall()
     # The real rows sample events, not sessions (almost every session is one event),
     # so hardly a view is followed by a cart and none by a purchase: the run must
     # still evaluate every predictor, leaving the undefined purchase PR-AUC unlogged.
@@ -229,11 +233,12 @@ def _check_engagement_and_eda(project: Path, run_start: int) -> None:
     assert "engagement_metrics.engagement_model_pr_auc_purchase" not in metrics
     assert "engagement_metrics.engagement_test_rows" in metrics
     assert versions == [("recsys_kedro_engagement", 1)]
+    assert alias == [("champion", 1)]
 
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     try:
-        loaded = mlflow.pyfunc.load_model("models:/recsys_kedro_engagement/1")
+        loaded = mlflow.pyfunc.load_model("models:/recsys_kedro_engagement@champion")
     finally:
         mlflow.set_tracking_uri(previous)
     columns = [c.name for c in loaded.metadata.get_input_schema().inputs]
@@ -501,10 +506,18 @@ def test_kedro_run_cf_fpgrowth_sessions_and_serve_the_registered_models(project:
     with sqlite3.connect(project / "mlflow.db") as db:
         metrics = dict(db.execute("select key, value from metrics").fetchall())
         versions = db.execute("select name, version from model_versions").fetchall()
+        aliases = db.execute(
+            "select name, alias, version from registered_model_aliases"
+        ).fetchall()
     assert metrics["cf_metrics.matrix_products"] == wide["product_id"].nunique()
     assert "cf_evaluation_metrics.item_cosine.new.ndcg_at_10" in metrics
     assert "cf_evaluation_metrics.als.all.hit_rate_diff_low" in metrics
     assert sorted(versions) == [("recsys_kedro_cf", 1), ("recsys_kedro_sessions", 1)]
+    # every registered version gets the alias a load without a version resolves
+    assert sorted(aliases) == [
+        ("recsys_kedro_cf", "champion", 1),
+        ("recsys_kedro_sessions", "champion", 1),
+    ]
     # Unity Catalog's registry refuses a model without a signature: none is logged so.
     logged = sorted(project.rglob("MLmodel"))
     assert len(logged) >= 2

@@ -22,11 +22,15 @@ import logging
 from typing import Any
 
 import mlflow
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import AbstractDataset
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
 
-from recsys_kedro.datasets.pyfunc_logging import log_pyfunc_model
+from recsys_kedro.datasets.pyfunc_logging import (
+    DEFAULT_ALIAS,
+    log_pyfunc_model,
+    registered_uri,
+)
 from recsys_kedro.datasets.staging import staging_folder
 from recsys_kedro.recommend.cf_model import RecommenderModel
 
@@ -70,6 +74,7 @@ class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
         *,
         name: str = "recommender",
         registered_model_name: str | None = None,
+        alias: str | None = DEFAULT_ALIAS,
         staging_dir: str | None = None,
         load_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -80,14 +85,17 @@ class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
             name: The model's name inside the run.
             registered_model_name: Registry name; each save adds a version
                 (``None``: log only).
+            alias: Alias each new version gets, and that a load without a model
+                URI resolves (``models:/<name>@<alias>``; ``None``: no alias).
             staging_dir: Where Spark writes the tables before MLflow copies them
                 (default: the system temporary folder).
             load_args: ``model_uri`` to load (default: the model this dataset saved
-                last, else the latest registered version).
+                last, else the registered model at ``alias``).
             metadata: Free-form metadata (kedro-viz reads ``kedro-viz.layer``).
         """
         self._name = name
         self._registered = registered_model_name
+        self._alias = alias
         self._staging_dir = staging_dir
         self._load_args = dict(load_args or {})
         self._last_uri: str | None = None
@@ -97,6 +105,7 @@ class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
         return {
             "name": self._name,
             "registered_model_name": self._registered,
+            "alias": self._alias,
             "load_args": self._load_args,
         }
 
@@ -121,6 +130,7 @@ class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
                 artifacts=artifacts,
                 requirements=_REQUIREMENTS,
                 registered_model_name=self._registered,
+                alias=self._alias,
                 signature=_signature(data.top_k),
             )
         logger.info("Logged the recommender as %s", self._last_uri)
@@ -136,11 +146,7 @@ class MlflowRecommenderModelDataset(AbstractDataset[Any, Any]):
         """
         uri = self._load_args.get("model_uri") or self._last_uri
         if uri is None:
-            if not self._registered:
-                raise DatasetError(
-                    "No model to load: set load_args.model_uri or registered_model_name"
-                )
-            uri = f"models:/{self._registered}/latest"
+            uri = registered_uri(self._registered, self._alias)
         return mlflow.pyfunc.load_model(uri)
 
     def _exists(self) -> bool:

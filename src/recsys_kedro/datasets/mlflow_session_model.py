@@ -24,12 +24,16 @@ import logging
 from typing import Any
 
 import mlflow
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import AbstractDataset
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import Array
 
-from recsys_kedro.datasets.pyfunc_logging import log_pyfunc_model
+from recsys_kedro.datasets.pyfunc_logging import (
+    DEFAULT_ALIAS,
+    log_pyfunc_model,
+    registered_uri,
+)
 from recsys_kedro.datasets.staging import staging_folder
 from recsys_kedro.next_item.model import SessionModel
 from recsys_kedro.next_item.serving import SessionRecommenderModel
@@ -82,6 +86,7 @@ class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
         *,
         name: str = "session_recommender",
         registered_model_name: str | None = None,
+        alias: str | None = DEFAULT_ALIAS,
         top_n: int = 10,
         load_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -92,13 +97,16 @@ class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
             name: The model's name inside the run.
             registered_model_name: Registry name; each save adds a version
                 (``None``: log only).
+            alias: Alias each new version gets, and that a load without a model
+                URI resolves (``models:/<name>@<alias>``; ``None``: no alias).
             top_n: Recommendations the served model returns per session by default.
             load_args: ``model_uri`` to load (default: the model this dataset saved
-                last, else the latest registered version).
+                last, else the registered model at ``alias``).
             metadata: Free-form metadata (kedro-viz reads ``kedro-viz.layer``).
         """
         self._name = name
         self._registered = registered_model_name
+        self._alias = alias
         self._top_n = top_n
         self._load_args = dict(load_args or {})
         self._last: SessionModel | None = None
@@ -109,6 +117,7 @@ class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
         return {
             "name": self._name,
             "registered_model_name": self._registered,
+            "alias": self._alias,
             "top_n": self._top_n,
             "load_args": self._load_args,
         }
@@ -132,14 +141,15 @@ class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
                 },
                 requirements=_REQUIREMENTS,
                 registered_model_name=self._registered,
+                alias=self._alias,
                 signature=_signature(self._top_n),
             )
         self._last = data
         logger.info("Logged the session recommender as %s", self._last_uri)
 
     def load(self) -> SessionModel:
-        """The model saved in this run, else the one at ``model_uri`` or the latest
-        registered version.
+        """The model saved in this run, else the one at ``model_uri`` or at the
+        registered model's alias.
 
         Returns:
             The fitted ``SessionModel``.
@@ -151,11 +161,7 @@ class MlflowSessionModelDataset(AbstractDataset[SessionModel, SessionModel]):
             return self._last
         uri = self._load_args.get("model_uri") or self._last_uri
         if uri is None:
-            if not self._registered:
-                raise DatasetError(
-                    "No model to load: set load_args.model_uri or registered_model_name"
-                )
-            uri = f"models:/{self._registered}/latest"
+            uri = registered_uri(self._registered, self._alias)
         return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
 
     def _exists(self) -> bool:

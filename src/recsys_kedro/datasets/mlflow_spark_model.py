@@ -26,6 +26,8 @@ import pandas as pd
 from kedro.io import DatasetError
 from kedro_mlflow.io.models import MlflowModelTrackingDataset
 
+from recsys_kedro.datasets.pyfunc_logging import DEFAULT_ALIAS, set_alias
+
 
 class SparkModelWithExample(NamedTuple):
     """A fitted Spark ML model and a few rows of its input columns."""
@@ -42,6 +44,7 @@ class MlflowSparkModelDataset(MlflowModelTrackingDataset):
         *,
         save_args: dict[str, Any] | None = None,
         load_args: dict[str, Any] | None = None,
+        alias: str | None = DEFAULT_ALIAS,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Creates the dataset (flavor ``mlflow.spark``).
@@ -50,8 +53,11 @@ class MlflowSparkModelDataset(MlflowModelTrackingDataset):
             save_args: Arguments of ``mlflow.spark.log_model`` (``name``,
                 ``registered_model_name``, ``pip_requirements``, ``dfs_tmpdir``...).
             load_args: ``model_uri`` and arguments of ``mlflow.spark.load_model``.
+            alias: Alias each registered version gets (``models:/<name>@<alias>``;
+                Unity Catalog has no ``latest``); ``None``: none.
             metadata: Free-form metadata (kedro-viz reads ``kedro-viz.layer``).
         """
+        self._alias = alias
         super().__init__(
             flavor="mlflow.spark",
             save_args=save_args,
@@ -77,3 +83,7 @@ class MlflowSparkModelDataset(MlflowModelTrackingDataset):
             super()._save(data.model)
         finally:
             self._save_args = base
+        registered = base.get("registered_model_name")
+        version = getattr(self.model_info, "registered_model_version", None)
+        if registered and version:
+            set_alias(registered, version, self._alias)

@@ -1,6 +1,11 @@
 """Logs a pyfunc model with this package as its code, in the active MLflow run (or a new
-one), registers it, and returns the URI to load it back: the part the recommender
-datasets share."""
+one), registers it, points an alias at the new version, and returns the URI to load it
+back: the part the model datasets share.
+
+Unity Catalog's registry (``databricks-uc``) refuses a model without a signature and has
+no ``latest`` version URI: models are loaded by version or by alias
+(``models:/<name>@champion``), so every registered version gets the dataset's alias.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,44 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from kedro.io import DatasetError
+from mlflow import MlflowClient
+
+DEFAULT_ALIAS = "champion"
+
+
+def set_alias(name: str, version: str | int, alias: str | None) -> None:
+    """Points ``alias`` of the registered model ``name`` at ``version`` (no-op without
+    an alias).
+
+    Args:
+        name: Registered model name.
+        version: The version just registered.
+        alias: The alias (``champion``...), or ``None``.
+    """
+    if alias:
+        MlflowClient().set_registered_model_alias(name, alias, str(version))
+
+
+def registered_uri(name: str | None, alias: str | None) -> str:
+    """``models:/<name>@<alias>``: what a dataset loads when it saved nothing.
+
+    Args:
+        name: Registered model name.
+        alias: Its alias.
+
+    Returns:
+        The model URI.
+
+    Raises:
+        DatasetError: No name or no alias to load by.
+    """
+    if not name or not alias:
+        raise DatasetError(
+            "No model to load: set load_args.model_uri, or registered_model_name and "
+            "alias (Unity Catalog has no 'latest' version to fall back on)"
+        )
+    return f"models:/{name}@{alias}"
 
 
 def log_pyfunc_model(
@@ -19,7 +62,8 @@ def log_pyfunc_model(
     artifacts: dict[str, str],
     requirements: Iterable[str],
     registered_model_name: str | None,
-    signature: Any = None,
+    signature: Any,
+    alias: str | None = DEFAULT_ALIAS,
 ) -> str:
     """Logs (and registers) a pyfunc model.
 
@@ -29,7 +73,8 @@ def log_pyfunc_model(
         artifacts: Artifact name -> local path.
         requirements: Distribution names, pinned to their installed versions.
         registered_model_name: Registry name (``None``: log only).
-        signature: The model signature, if any.
+        signature: The model signature (Unity Catalog requires one).
+        alias: Alias pointed at the registered version (``None``: none).
 
     Returns:
         ``models:/<name>/<version>`` when registered, else the run's model URI.
@@ -53,5 +98,6 @@ def log_pyfunc_model(
             mlflow.end_run()
     version_ = getattr(info, "registered_model_version", None)
     if registered_model_name and version_:
+        set_alias(registered_model_name, version_, alias)
         return f"models:/{registered_model_name}/{version_}"
     return info.model_uri

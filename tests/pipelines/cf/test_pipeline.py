@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from kedro.io import DataCatalog, MemoryDataset
+from kedro.io import DataCatalog, DatasetError, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from recsys_kedro.datasets import MlflowRecommenderModelDataset, RawCsvDataset
@@ -213,7 +213,16 @@ def test_popularity_uses_training_events_only(run, cf_params):
 
 
 def test_registered_model_answers_users_and_products(run):
-    model = mlflow.pyfunc.load_model("models:/cf_test/1")
+    # A fresh entry (another run) resolves the alias the save pointed at version 1.
+    model = MlflowRecommenderModelDataset(registered_model_name="cf_test").load()
+    assert (
+        model.metadata.run_id
+        == mlflow.pyfunc.load_model("models:/cf_test/1").metadata.run_id
+    )
+    with pytest.raises(DatasetError, match="no 'latest' version"):
+        MlflowRecommenderModelDataset(
+            registered_model_name="cf_test", alias=None
+        ).load()
     recs = run["catalog"].load("user_recommendations").toPandas()
     user = int(recs["user_id"].iloc[0])
     out = model.predict(pd.DataFrame({"user_id": [user, -1]}))
