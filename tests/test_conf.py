@@ -191,6 +191,11 @@ def test_the_job_runs_each_pipeline_after_the_ones_it_reads(datasets):
         uc["uc"]["schema"],
         uc["uc"]["volume"],
     ]
+    # The job runs as a service principal the deployer must name, never as themselves.
+    assert bundle["run_as"] == {
+        "service_principal_name": "${var.run_as_service_principal}"
+    }
+    assert "default" not in variables["run_as_service_principal"]
 
 
 def test_grants_from_the_catalog(datasets):
@@ -233,6 +238,18 @@ def test_grants_from_the_catalog(datasets):
         "GRANT READ VOLUME, WRITE VOLUME ON VOLUME `main`.`recsys_kedro`.`recsys` "
         "TO `job`;"
     ) in statements
+    # Two phases: nothing before the first run names a table or a model (they do not
+    # exist yet); everything after it does; together they are the whole list.
+    setup = grant_statements(entries, globals_["uc"], "job", "readers", "setup")
+    after = grant_statements(
+        entries, globals_["uc"], "job", "readers", "after_first_run"
+    )
+    assert setup + after == statements
+    assert not any(" ON TABLE " in g or " ON FUNCTION " in g for g in setup)
+    assert all(" ON TABLE " in g or " ON FUNCTION " in g for g in after)
+    assert "CREATE TABLE, CREATE MODEL ON SCHEMA" in setup[1]
+    with pytest.raises(ValueError, match="phase must be one of"):
+        grant_statements(entries, globals_["uc"], "job", "readers", "before")
 
 
 def _resolved_type(base: dict, name: str) -> str:

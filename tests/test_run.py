@@ -257,6 +257,37 @@ def _check_engagement_and_eda(project: Path, run_start: int) -> None:
     assert (reporting / "engagement_confusion_matrix.png").is_file()
 
 
+def test_every_pipeline_runs_through_spark_connect(project: Path):
+    """`kedro run --env connect`: every pipeline of the default run through a Spark
+    Connect client (a local in-process server), the session type of Databricks
+    serverless and standard access mode, which has no SparkContext."""
+    generate(SampleConfig(events=10_000, seed=3), project / "data" / "01_raw")
+    result = _kedro(project, "run", "--env", "connect", timeout=1200)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-4000:]
+    assert re.search(r"Started\s+Spark\s+Connect", out)  # rich wraps the line
+    assert "Spark refused to cache" not in out  # a local Connect server caches
+    data = project / "data"
+    for table in (
+        "02_intermediate/events_clean",
+        "04_feature/reviews_nlp",
+        "04_feature/user_features",
+        "05_model_input/engagement_examples",
+        "07_model_output/user_recommendations",
+        "07_model_output/association_rules",
+        "07_model_output/session_recommendations",
+    ):
+        assert len(DeltaTable(str(data / table)).to_pandas()) > 0, table
+    with sqlite3.connect(project / "mlflow.db") as db:
+        names = {n for (n,) in db.execute("select name from model_versions")}
+    assert names == {
+        "recsys_kedro_cf",
+        "recsys_kedro_engagement",
+        "recsys_kedro_sessions",
+    }
+    assert (data / "08_reporting" / "eda_report.md").is_file()
+
+
 def test_run_on_another_raw_folder_and_a_missing_one(project: Path, tmp_path: Path):
     missing = tmp_path / "nowhere"
     result = _kedro(

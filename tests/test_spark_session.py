@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from recsys_kedro import spark_session
 
 
@@ -16,3 +18,16 @@ def test_release_unpersists_only_what_the_run_persisted(spark):
     assert theirs.is_cached
     assert spark_session.release_persisted() == 0
     theirs.unpersist()
+
+
+def test_parallelism_without_a_spark_context(spark):
+    """Spark Connect has no SparkContext: the parallelism comes from the master."""
+    assert spark_session.default_parallelism(spark) == (
+        spark.sparkContext.defaultParallelism
+    )
+    assert not spark_session.is_connect(spark)
+    assert spark_session.local_cores("local") == 1
+    assert spark_session.local_cores("local[3]") == 3
+    assert spark_session.local_cores("local[4,2]") == 4
+    assert spark_session.local_cores("local[*]") == os.cpu_count()
+    assert spark_session.local_cores("spark://host:7077") is None

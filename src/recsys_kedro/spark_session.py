@@ -2,6 +2,12 @@
 
 On Databricks (or any process that already runs a session) the active session is
 used as it is: ``getOrCreate`` returns it and static settings are left to the cluster.
+
+The session may be a classic one (a JVM beside the driver) or a Spark Connect client
+(Databricks serverless and standard access mode; locally ``spark.api.mode: connect``,
+``conf/connect``). Connect has no ``SparkContext``: the few things that need one
+(parallelism, broadcasts, the log level) go through this module, which asks by session
+type, and caching falls back to recomputing where the server refuses it.
 """
 
 from __future__ import annotations
@@ -46,6 +52,63 @@ def configure(conf: dict[str, Any]) -> None:
     _conf = {**_DEFAULTS, **{k: str(v) for k, v in (conf or {}).items()}}
 
 
+def is_connect(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect client (no SparkContext, no RDDs).
+
+    Args:
+        spark: A session.
+
+    Returns:
+        True for a Spark Connect session.
+    """
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def default_parallelism(spark: SparkSession) -> int:
+    """How many tasks the session runs at once, without a SparkContext on Connect.
+
+    Classic: ``sparkContext.defaultParallelism``. Connect: ``spark.default.parallelism``
+    when set, else the N of a ``local[N]`` master (``local[*]``: this machine's cores),
+    else the shuffle partitions.
+
+    Args:
+        spark: A session.
+
+    Returns:
+        At least 1.
+    """
+    if not is_connect(spark):
+        return max(1, spark.sparkContext.defaultParallelism)
+    conf = spark.conf
+    configured = conf.get("spark.default.parallelism", None)
+    if configured:
+        return max(1, int(configured))
+    cores = local_cores(str(conf.get("spark.master", "") or ""))
+    return cores or max(1, int(conf.get("spark.sql.shuffle.partitions", "8")))
+
+
+def local_cores(master: str) -> int | None:
+    """The cores of a local master: ``local`` 1, ``local[N]`` and ``local[N,F]`` N,
+    ``local[*]`` this machine's; ``None`` for any other master.
+
+    Args:
+        master: ``spark.master``.
+
+    Returns:
+        The core count, or ``None``.
+    """
+    if not master.startswith("local"):
+        return None
+    if "[" not in master:
+        return 1
+    cores = (
+        master[master.find("[") + 1 : master.find("]")]
+        .split(",", maxsplit=1)[0]
+        .strip()
+    )
+    return max(1, os.cpu_count() or 1) if cores == "*" else max(1, int(cores))
+
+
 def get_spark() -> SparkSession:
     """Returns the process's SparkSession, creating it on first call.
 
@@ -68,11 +131,13 @@ def get_spark() -> SparkSession:
         for key, value in _conf.items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
-        spark.sparkContext.setLogLevel(_conf.get("spark.log.level", "WARN"))
+        if not is_connect(spark):  # a Connect server takes spark.log.level as set
+            spark.sparkContext.setLogLevel(_conf.get("spark.log.level", "WARN"))
         logger.info(
-            "Started SparkSession %s (master %s, %s shuffle partitions)",
+            "Started %sSparkSession %s (master %s, %s shuffle partitions)",
+            "Spark Connect " if is_connect(spark) else "",
             spark.version,
-            spark.sparkContext.master,
+            spark.conf.get("spark.master", _conf.get("spark.master")),
             spark.conf.get("spark.sql.shuffle.partitions"),
         )
         return spark
@@ -109,10 +174,10 @@ def broadcast_value(value: Any) -> Callable[[], Any]:
     Returns:
         A function, to call inside the task, that returns the value.
     """
-    try:
-        broadcast = get_spark().sparkContext.broadcast(value)
-    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
+    spark = get_spark()
+    if is_connect(spark):
         return lambda: value
+    broadcast = spark.sparkContext.broadcast(value)
     return lambda: broadcast.value
 
 
@@ -128,7 +193,15 @@ def persist_for_run(frame: DataFrame) -> DataFrame:
     Returns:
         The persisted frame.
     """
-    persisted = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        persisted = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    except Exception as error:  # noqa: BLE001 - serverless Connect refuses caching
+        logger.warning(
+            "Spark refused to cache a frame (%s): each output that reads it recomputes "
+            "it instead",
+            str(error).splitlines()[0][:200],
+        )
+        return frame
     _persisted.append(persisted)
     return persisted
 

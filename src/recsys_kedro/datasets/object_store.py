@@ -33,6 +33,7 @@ import pyarrow.fs as pafs
 from pyspark.sql import SparkSession
 
 from recsys_kedro.datasets.staging import process_folder
+from recsys_kedro.spark_session import is_connect
 
 logger = logging.getLogger(__name__)
 
@@ -201,11 +202,14 @@ def exists(uri: str, options: Mapping[str, str]) -> bool:
 
 @cache
 def spark_has_s3a(spark: SparkSession) -> bool:
-    """Whether the session's JVM has Hadoop's S3A filesystem."""
+    """Whether the session's JVM has Hadoop's S3A filesystem (never asked of a Spark
+    Connect session, which has no JVM beside the driver: objects are staged there)."""
+    if is_connect(spark):
+        return False
     try:
         jvm = spark.sparkContext._jvm  # noqa: SLF001 - no public API for this
         jvm.java.lang.Class.forName("org.apache.hadoop.fs.s3a.S3AFileSystem")
-    except Exception:  # noqa: BLE001 - Py4J error, or Spark Connect (no JVM access)
+    except Exception:  # noqa: BLE001 - a Py4J error: no such class
         return False
     return True
 

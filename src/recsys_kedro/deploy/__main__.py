@@ -1,5 +1,6 @@
-"""``python -m recsys_kedro.deploy grants``: prints the Unity Catalog grants of the
-``databricks`` environment; ``python -m recsys_kedro.deploy order`` prints the pipelines'
+"""``python -m recsys_kedro.deploy grants --phase setup|after_first_run``: prints the
+Unity Catalog grants of the ``databricks`` environment (the first phase before the job's
+first run, the second once its tables and models exist); ``python -m recsys_kedro.deploy order`` prints the pipelines'
 dependencies (the job's task order)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io.catalog_config_resolver import CatalogConfigResolver
 
 from recsys_kedro.deploy import grant_statements, pipeline_dependencies
+from recsys_kedro.deploy.grants import PHASES
 
 
 def resolved_catalog(project: Path, env: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -48,6 +50,13 @@ def main() -> None:
     parser.add_argument("--env", default="databricks")
     parser.add_argument("--writer", default="recsys-kedro-job")
     parser.add_argument("--readers", default="recsys-readers")
+    parser.add_argument(
+        "--phase",
+        choices=PHASES,
+        default="all",
+        help="setup: before the first run; after_first_run: once the tables and "
+        "models exist (a grant on a missing one fails); all: both",
+    )
     parser.add_argument("--project", default=".")
     args = parser.parse_args()
     project = Path(args.project).resolve()
@@ -57,7 +66,9 @@ def main() -> None:
             sys.stdout.write(f"{name}: after {', '.join(sorted(after)) or '-'}\n")
         return
     entries, globals_ = resolved_catalog(project, args.env)
-    statements = grant_statements(entries, globals_["uc"], args.writer, args.readers)
+    statements = grant_statements(
+        entries, globals_["uc"], args.writer, args.readers, args.phase
+    )
     sys.stdout.write("\n".join(statements) + "\n")
 
 

@@ -4,12 +4,20 @@ Two principals: the job's (it writes every managed table, the volume and the reg
 models) and the readers of the recommendations (they read the tables of the
 ``model_output`` layer and may run the registered models). Table access itself is
 enforced by Unity Catalog; this only writes the statements an admin runs.
+
+A grant on a table or a model fails until it exists, so the statements come in two
+phases: ``setup`` (catalog, schema and volume privileges, which the job needs to create
+anything) before the first run, and ``after_first_run`` (each table and model) once the
+job has written them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+Phase = Literal["setup", "after_first_run", "all"]
+PHASES: tuple[str, ...] = ("setup", "after_first_run", "all")
 
 TABLE_TYPE = "recsys_kedro.datasets.SparkTableDataset"
 MODEL_TYPES = {
@@ -40,6 +48,7 @@ def grant_statements(
     uc: Mapping[str, str],
     writer: str,
     readers: str,
+    phase: Phase = "all",
 ) -> list[str]:
     """The statements, in the order an admin runs them.
 
@@ -49,12 +58,20 @@ def grant_statements(
         uc: ``catalog``, ``schema`` and ``volume`` (globals ``uc``).
         writer: The job's principal (a service principal or group).
         readers: The group that reads the recommendations.
+        phase: ``setup`` (before the first run: usage on the catalog and schema for
+            both, table and model creation and the volume for the job),
+            ``after_first_run`` (table writes for the job, ``SELECT`` on the
+            ``model_output`` tables and ``EXECUTE`` on the registered models for the
+            readers) or ``all`` (both, in that order).
 
     Returns:
-        ``GRANT`` statements: usage on the catalog and schema, the volume and table
-        writes for the job, ``SELECT`` on the ``model_output`` tables and ``EXECUTE`` on
-        the registered models for the readers.
+        ``GRANT`` statements.
+
+    Raises:
+        ValueError: An unknown phase.
     """
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, not {phase!r}")
     schema = f"{uc['catalog']}.{uc['schema']}"
     volume = f"{schema}.{uc['volume']}"
     tables: dict[str, str | None] = {}
@@ -70,23 +87,21 @@ def grant_statements(
             if name:
                 models.append(name)
     w, r = f"`{writer}`", f"`{readers}`"
-    out = [
+    setup = [
         f"GRANT USE CATALOG ON CATALOG `{uc['catalog']}` TO {w};",
         f"GRANT USE SCHEMA, CREATE TABLE, CREATE MODEL ON SCHEMA {_quote(schema)} "
         f"TO {w};",
         f"GRANT READ VOLUME, WRITE VOLUME ON VOLUME {_quote(volume)} TO {w};",
-    ]
-    out += [
-        f"GRANT SELECT, MODIFY ON TABLE {_quote(t)} TO {w};" for t in sorted(tables)
-    ]
-    out += [
         f"GRANT USE CATALOG ON CATALOG `{uc['catalog']}` TO {r};",
         f"GRANT USE SCHEMA ON SCHEMA {_quote(schema)} TO {r};",
     ]
-    out += [
+    after = [
+        f"GRANT SELECT, MODIFY ON TABLE {_quote(t)} TO {w};" for t in sorted(tables)
+    ]
+    after += [
         f"GRANT SELECT ON TABLE {_quote(t)} TO {r};"
         for t, layer in sorted(tables.items())
         if layer in READER_LAYERS
     ]
-    out += [f"GRANT EXECUTE ON FUNCTION {_quote(m)} TO {r};" for m in sorted(models)]
-    return out
+    after += [f"GRANT EXECUTE ON FUNCTION {_quote(m)} TO {r};" for m in sorted(models)]
+    return {"setup": setup, "after_first_run": after, "all": setup + after}[phase]

@@ -38,7 +38,12 @@ from recsys_kedro.recommend.scoring import (
     recommend_batch,
 )
 from recsys_kedro.recommend.similarity import NEIGHBOUR_COLUMNS, block_neighbours
-from recsys_kedro.spark_session import broadcast_value, get_spark, persist_for_run
+from recsys_kedro.spark_session import (
+    broadcast_value,
+    default_parallelism,
+    get_spark,
+    persist_for_run,
+)
 from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
@@ -287,7 +292,7 @@ def item_similarities(
             n_products,
             n_products - 1,
         )
-    n_blocks = min(cfg.blocks or spark.sparkContext.defaultParallelism, n_products)
+    n_blocks = min(cfg.blocks or default_parallelism(spark), n_products)
     blocks = spark.range(n_blocks).withColumnRenamed("id", "block")
     top_n, min_score, alpha = cfg.top_n, cfg.min_similarity, cfg.similarity_alpha
     n_threads = cfg.threads_per_block if cfg.threads_per_block > 1 else None

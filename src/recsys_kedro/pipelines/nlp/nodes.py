@@ -30,7 +30,7 @@ from recsys_kedro.pipelines.nlp.sentiment import (
     sentiment_labels,
 )
 from recsys_kedro.pipelines.nlp.text import normalise_text, strip_special
-from recsys_kedro.spark_session import persist_for_run
+from recsys_kedro.spark_session import default_parallelism, persist_for_run
 from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
@@ -81,11 +81,7 @@ def _require(frame: DataFrame, columns: list[str] | tuple[str, ...], name: str) 
 def _partitions(frame: DataFrame, params: NlpParams) -> int:
     if params.partitions:
         return params.partitions
-    spark = frame.sparkSession
-    try:
-        return max(2, spark.sparkContext.defaultParallelism)
-    except Exception:  # Spark Connect has no SparkContext
-        return max(2, int(spark.conf.get("spark.sql.shuffle.partitions", "8")))
+    return max(2, default_parallelism(frame.sparkSession))
 
 
 def text_key(text: Column | str, model_id: str) -> Column:

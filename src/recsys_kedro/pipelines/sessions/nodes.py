@@ -39,7 +39,7 @@ from recsys_kedro.next_item.model import (
 )
 from recsys_kedro.next_item.serving import recommend_frame
 from recsys_kedro.pipelines.sessions.params import SessionsParams
-from recsys_kedro.spark_session import persist_for_run
+from recsys_kedro.spark_session import broadcast_value, persist_for_run
 from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
@@ -217,11 +217,11 @@ def recommend_sessions(
         ``user_session, rank, product_id, score, source`` (``source``: ``session``
         where the model used the session's items, ``popular`` where it knew none).
     """
-    shared = sessions.sparkSession.sparkContext.broadcast(model)
+    shared = broadcast_value(model)
     top_n = cfg.top_n
 
     def score(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        fitted = shared.value
+        fitted = shared()
         for part in parts:
             if part.empty:
                 continue
@@ -399,13 +399,13 @@ def evaluate_session_models(  # noqa: PLR0914
         payload["neighbours"] = _neighbour_table(model, neighbours)
     if "fpgrowth_rules" in models:
         payload["rules"] = _rule_table(model, rules)
-    shared = test_sequences.sparkSession.sparkContext.broadcast(payload)
+    shared = broadcast_value(payload)
     seed = ev.seed
 
     def score(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for part in parts:
             if not part.empty:
-                yield _score_partition(shared.value, part, models, seed)
+                yield _score_partition(shared(), part, models, seed)
 
     scored = persist_for_run(
         test_sequences.where(F.col("n_items") >= 2)
