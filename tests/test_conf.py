@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from databricks.bundles.jobs import Job, JobRunAs
 from kedro.config import MissingConfigException
 from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
@@ -183,6 +184,10 @@ def test_the_job_runs_each_pipeline_after_the_ones_it_reads(datasets):
         seen.add(task["task_key"])
         params = task["python_wheel_task"]["parameters"]
         assert params[params.index("--env") + 1] == "databricks"
+        # the configuration the bundle synced, never a hand copy on the volume
+        assert (
+            params[params.index("--conf-source") + 1] == "${workspace.file_path}/conf"
+        )
         assert params[params.index("--pipeline") + 1] == task["task_key"]
     uc = yaml.safe_load((ROOT / "conf" / "databricks" / "globals.yml").read_text())
     variables = bundle["variables"]
@@ -196,6 +201,27 @@ def test_the_job_runs_each_pipeline_after_the_ones_it_reads(datasets):
         "service_principal_name": "${var.run_as_service_principal}"
     }
     assert "default" not in variables["run_as_service_principal"]
+    assert bundle["sync"] == {"include": ["conf/**"], "exclude": ["conf/local/**"]}
+    cluster = bundle["resources"]["jobs"]["recsys_kedro"]["job_clusters"][0]
+    logging_conf = cluster["new_cluster"]["spark_env_vars"]["KEDRO_LOGGING_CONFIG"]
+    assert logging_conf == "${workspace.file_path}/conf/databricks/logging.yml"
+
+
+def test_the_bundle_against_databricks_typed_models():
+    """databricks-bundles' typed models (the Databricks CLI's own resource schema, as a
+    package) take the job and its run_as, and refuse a misspelled key."""
+    bundle = yaml.safe_load((ROOT / "databricks.yml").read_text())
+    job = Job.from_dict(bundle["resources"]["jobs"]["recsys_kedro"])
+    assert [task.task_key for task in job.tasks][0] == "data_processing"
+    assert JobRunAs.from_dict(bundle["run_as"]).service_principal_name
+    misspelled = dict(bundle["resources"]["jobs"]["recsys_kedro"])
+    misspelled["max_concurent_runs"] = misspelled.pop("max_concurrent_runs")
+    with pytest.raises(ValueError, match="Unexpected field 'max_concurent_runs'"):
+        Job.from_dict(misspelled)
+    task = dict(misspelled["tasks"][0])
+    task["python_wheel_tsk"] = task.pop("python_wheel_task")
+    with pytest.raises(ValueError, match="Unexpected field 'python_wheel_tsk'"):
+        Job.from_dict({**bundle["resources"]["jobs"]["recsys_kedro"], "tasks": [task]})
 
 
 def test_grants_from_the_catalog(datasets):
