@@ -198,3 +198,42 @@ def test_staging_downloads_each_object_version_once(s3_server, spark):
 
 def _cloud(project: Path, env: dict[str, str], *args: str):
     return _kedro(project, *args, aws_env=env)
+
+
+def test_s3a_gets_the_bucket_s_credentials_where_spark_has_s3a(spark):
+    """On a cluster with S3A (Databricks, EMR), the cloud env's credentials reach Spark's
+    S3A settings per bucket; without an access key the cluster's own are used. Spark
+    here has no S3A (pyspark ships no hadoop-aws), so what can be checked on loopback is
+    the mapping and that the session carries it."""
+    options = object_store.resolve_options(
+        {
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "not-a-secret",
+            "AWS_SESSION_TOKEN": "token",
+            "AWS_REGION": "eu-west-1",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+        }
+    )
+    prefix = "fs.s3a.bucket.shop-data."
+    assert object_store.s3a_settings("shop-data", options) == {
+        prefix + "access.key": "AKIDEXAMPLE",
+        prefix + "secret.key": "not-a-secret",
+        prefix + "session.token": "token",
+        prefix + "aws.credentials.provider": (
+            "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
+        ),
+        prefix + "endpoint": "http://127.0.0.1:9000",
+        prefix + "path.style.access": "true",
+        prefix + "endpoint.region": "eu-west-1",
+        prefix + "connection.ssl.enabled": "false",  # http:// endpoint
+    }
+    assert object_store.s3a_settings("shop-data", {"AWS_REGION": "eu-west-1"}) == {}
+    set_ = object_store.configure_s3a(spark, "s3://shop-data/data/events", options)
+    try:
+        assert set_ == 8
+        assert spark.conf.get(prefix + "access.key") == "AKIDEXAMPLE"
+        assert spark.conf.get(prefix + "endpoint") == "http://127.0.0.1:9000"
+    finally:
+        for key in object_store.s3a_settings("shop-data", options):
+            spark.conf.unset(key)
+    assert not object_store.spark_has_s3a(spark)

@@ -214,11 +214,75 @@ def spark_has_s3a(spark: SparkSession) -> bool:
     return True
 
 
+def s3a_settings(bucket: str, options: Mapping[str, str]) -> dict[str, str]:
+    """Hadoop S3A settings for one bucket from the dataset's options.
+
+    Per bucket (``fs.s3a.bucket.<bucket>.*``), so two buckets with different
+    credentials work side by side. Without an access key nothing is set: S3A then uses
+    what the cluster has (an instance profile, or a Unity Catalog external location).
+
+    Args:
+        bucket: The bucket.
+        options: Resolved options (:func:`resolve_options`).
+
+    Returns:
+        Setting -> value (empty without an access key).
+    """
+    if not options.get("AWS_ACCESS_KEY_ID"):
+        return {}
+    prefix = f"fs.s3a.bucket.{bucket}."
+    out = {
+        prefix + "access.key": options["AWS_ACCESS_KEY_ID"],
+        prefix + "secret.key": options.get("AWS_SECRET_ACCESS_KEY", ""),
+    }
+    if options.get("AWS_SESSION_TOKEN"):
+        out[prefix + "session.token"] = options["AWS_SESSION_TOKEN"]
+        out[prefix + "aws.credentials.provider"] = (
+            "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
+        )
+    if options.get("AWS_ENDPOINT_URL"):  # an S3-compatible server: path-style URLs
+        out[prefix + "endpoint"] = options["AWS_ENDPOINT_URL"]
+        out[prefix + "path.style.access"] = "true"
+    if options.get("AWS_REGION"):
+        out[prefix + "endpoint.region"] = options["AWS_REGION"]
+    if str(options.get("AWS_ALLOW_HTTP", "")).lower() == "true":
+        out[prefix + "connection.ssl.enabled"] = "false"
+    return out
+
+
+def configure_s3a(spark: SparkSession, uri: str, options: Mapping[str, str]) -> int:
+    """Hands the options of ``uri``'s bucket to the session's S3A reads.
+
+    Session settings reach the Hadoop configuration of every read the session plans,
+    and Spark redacts keys named like secrets, keys and tokens in its UI and logs.
+
+    Args:
+        spark: The session (one with S3A).
+        uri: An object or folder URI of the bucket.
+        options: Resolved options.
+
+    Returns:
+        How many settings were set (0: the cluster's own credentials are used).
+    """
+    bucket, _ = split_uri(uri)
+    settings = s3a_settings(bucket, options)
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    if not settings:
+        logger.info(
+            "s3a://%s: no access key in the dataset's credentials, so Spark uses the "
+            "cluster's (instance profile or Unity Catalog external location)",
+            bucket,
+        )
+    return len(settings)
+
+
 def for_spark(
     uris: list[str], options: Mapping[str, str], spark: SparkSession, base: str
 ) -> tuple[list[str], str]:
-    """Paths Spark can read for these objects: ``s3a://`` where the session has S3A,
-    else local copies under a staging folder (relative paths below ``base`` kept, so
+    """Paths Spark can read for these objects: ``s3a://`` where the session has S3A
+    (with the options' credentials handed to S3A, :func:`configure_s3a`), else local
+    copies under a staging folder (relative paths below ``base`` kept, so
     partition folders survive).
 
     Each object is downloaded once per process and version (its size and last-modified
@@ -241,6 +305,7 @@ def for_spark(
         StorageAccessError: An object was removed between listing and reading.
     """
     if spark_has_s3a(spark):
+        configure_s3a(spark, base, options)
         to_s3a = [("s3a://" + u.split("://", 1)[1]) for u in uris]
         return to_s3a, "s3a://" + base.split("://", 1)[1]
     fs = filesystem(options)
