@@ -17,6 +17,7 @@ from recsys_kedro.pipelines.engagement.nodes import (
     confusion_matrix_figure,
     engagement_examples,
     evaluate_engagement_model,
+    product_conversion_baseline,
     split_engagement_examples,
     train_engagement_model,
 )
@@ -279,6 +280,31 @@ def test_metrics_and_baselines_by_hand(spark, assert_readable):
     fig = confusion_matrix_figure(confusion)
     assert_readable(fig)
     assert fig.axes[0].get_title() == "Engagement model on the test period (6 views)"
+
+
+def test_the_product_baseline_without_class_weights_predicts_the_largest_share(spark):
+    """class_weights none: the largest smoothed share wins, not the largest ratio to
+    the prior (the shares of the hand-worked test above, m = 1)."""
+    train = _labelled(
+        spark,
+        [(1, 0, 0), (1, 0, 0), (1, 2, 0), (1, 2, 0)]
+        + [(2, 1, 0), (2, 1, 0), (2, 1, 0), (2, 0, 0)]
+        + [(3, 0, 0), (3, 0, 0)],
+    )
+    test = _labelled(spark, [(1, 2, 0), (2, 1, 0), (3, 0, 0), (9, 2, 0)])
+    cfg = typed(
+        "engagement", {"product_baseline_smoothing": 1.0, "class_weights": "none"}
+    )
+    rows = product_conversion_baseline(train, test, {0: 0.5, 1: 0.3, 2: 0.2}, cfg)
+    got = {
+        r.product_id: (r.baseline_prediction, r.baseline_score) for r in rows.collect()
+    }
+    # 1: (.5, .06, .44) -> view (balanced: purchase); 2: (.3, .66, .04) -> cart;
+    # 3: (.833, .1, .067) -> view; 9: the prior (.5, .3, .2) -> view
+    assert {p: g[0] for p, g in got.items()} == {1: 0, 2: 1, 3: 0, 9: 0}
+    assert {p: g[1] for p, g in got.items()} == pytest.approx(
+        {1: 0.44, 2: 0.04, 3: 0.2 / 3, 9: 0.2}
+    )
 
 
 @pytest.mark.integration  # several seconds: left out of make test-fast

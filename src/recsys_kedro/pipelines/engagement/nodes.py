@@ -46,6 +46,7 @@ from recsys_kedro.evaluation import (
     split_events_by_time,
 )
 from recsys_kedro.pipelines.engagement.params import EngagementParams
+from recsys_kedro.spark_session import persist_for_run
 from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
@@ -487,13 +488,12 @@ def product_conversion_baseline(
         k: (s / F.lit(shares[k]) if weigh and shares[k] > 0 else s)
         for k, s in share.items()
     }
-    best = F.greatest(*value.values()) if len(value) > 1 else next(iter(value.values()))
+    best = F.greatest(*value.values())
     prediction = F.lit(None).cast("int")
     for k in sorted(value, reverse=True):  # the lowest tied level is set last
         prediction = F.when(value[k] >= best, F.lit(k)).otherwise(prediction)
-    purchase = share.get(PURCHASE, F.lit(0.0))
     return scored.withColumns(
-        {"baseline_score": purchase, "baseline_prediction": prediction}
+        {"baseline_score": share[PURCHASE], "baseline_prediction": prediction}
     )
 
 
@@ -545,6 +545,8 @@ def evaluate_engagement_model(
         scored = scored.withColumn(
             "_model_score", (F.col("prediction") == PURCHASE).cast("double")
         )
+    # Each predictor is read twice (confusion, PR-AUC): keep its three columns once.
+    scored = persist_for_run(scored.select(LABEL, "prediction", "_model_score"))
     confusion = _confusion(scored, "prediction")
     test_counts: dict[str, int] = {}
     for (truth, _), count in confusion.items():
@@ -566,8 +568,10 @@ def evaluate_engagement_model(
                 if where == "test"
                 else "that of a model that never predicts a purchase",
             )
-    baseline = product_conversion_baseline(
-        engagement_train, engagement_test, shares, cfg
+    baseline = persist_for_run(
+        product_conversion_baseline(
+            engagement_train, engagement_test, shares, cfg
+        ).select(LABEL, "baseline_prediction", "baseline_score")
     )
     majority = OUTCOMES[max(shares, key=lambda k: (shares[k], -k))]
     results = {
