@@ -11,7 +11,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install install-test run sample test test-fast lint format viz package clean browser bench
+.PHONY: install install-test run sample test test-fast test-dbr lint format viz package clean browser bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,16 @@ test: install-test browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/pytest
+
+## The wheel on the Python environments of Databricks Runtime 16.4 LTS (Spark 3.5.2) and
+## 17.3 LTS (Spark 4.0.0), both Python 3.12: per runtime a venv with its libraries, the
+## wheel installed as a cluster library (the runtime's numpy, pandas, pyarrow... kept),
+## the unit tests and every pipeline on the default sample. Not part of `make test`
+## (about 25 minutes): run it before each release. The runtimes' library lists, and
+## where they come from (Databricks' release notes), are in tests/dbr/.
+DBR_RUNTIMES ?= 16.4-lts 17.3-lts
+test-dbr:
+	@for runtime in $(DBR_RUNTIMES); do bash tests/dbr/run.sh $$runtime || exit 1; done
 
 ## Every pipeline at 1, 4 and 20 million events: data/08_reporting/benchmarks.csv + .png.
 BENCH_EVENTS ?= 1000000 4000000 20000000

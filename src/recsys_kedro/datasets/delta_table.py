@@ -21,6 +21,7 @@ DataFrames and picks the engine per session:
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from deltalake.exceptions import TableNotFoundError
 from kedro.io.core import AbstractDataset, DatasetError
 from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+from pyspark.sql.types import StructType
 
 from recsys_kedro.datasets import object_store
 from recsys_kedro.datasets.staging import staging_folder
@@ -250,7 +252,7 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
 
     def _save_with_delta_rs(self, data: DataFrame) -> None:
         self._check_bucket()
-        arrow_schema = to_arrow_schema(data.schema, timezone="UTC")
+        arrow_schema = _arrow_schema(data.schema)
         self._check_schema(arrow_schema)
         with staging_folder("delta", self._staging_dir) as folder:
             staging = folder / "parquet"
@@ -324,6 +326,18 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
         except Exception:  # an AnalysisException when there is no table
             return False
         return True
+
+
+def _arrow_schema(schema: StructType) -> pa.Schema:
+    """The Arrow schema Spark writes for ``schema``, timestamps in UTC.
+
+    ``to_arrow_schema`` is PySpark's own mapping; its signature moved between releases
+    (Spark 3.5 and 4.0 always write UTC timestamps, 4.1 and later take ``timezone``), and
+    Databricks runtimes carry 3.5 and 4.0.
+    """
+    if "timezone" in inspect.signature(to_arrow_schema).parameters:
+        return to_arrow_schema(schema, timezone="UTC")
+    return to_arrow_schema(schema)
 
 
 def _same_delta_type(old: pa.DataType, new: pa.DataType) -> bool:
