@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pyspark
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
@@ -109,6 +110,26 @@ def local_cores(master: str) -> int | None:
     return max(1, os.cpu_count() or 1) if cores == "*" else max(1, int(cores))
 
 
+def _spark_3_defaults() -> dict[str, str]:
+    """Settings for a Spark 3.5 session (Databricks Runtime 16.4 LTS's Spark, which
+    `make test-dbr` runs on).
+
+    - Spark 3.5 enumerates the alternatives of aliased output expressions
+      (``multiTransform``, capped by this limit); on the data_processing nodes' wide
+      projections of the reviews that ran the driver out of heap (`make test-dbr`, 16.4
+      LTS), and with one candidate it does not.
+    - Spark 3.5's time parser policy ``EXCEPTION`` makes ``try_to_timestamp`` raise on a
+      text the pre-3.0 parser would have read, where the data_processing nodes need a
+      null to quarantine the row; ``CORRECTED`` is Spark 4's default.
+    """
+    if int(pyspark.__version__.split(".")[0]) >= 4:
+        return {}
+    return {
+        "spark.sql.optimizer.expressionProjectionCandidateLimit": "1",
+        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    }
+
+
 def get_spark() -> SparkSession:
     """Returns the process's SparkSession, creating it on first call.
 
@@ -128,7 +149,7 @@ def get_spark() -> SparkSession:
             # packages), not whatever `python3` is first on PATH.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder
-        for key, value in _conf.items():
+        for key, value in {**_spark_3_defaults(), **_conf}.items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
         if not is_connect(spark):  # a Connect server takes spark.log.level as set

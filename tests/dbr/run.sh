@@ -70,7 +70,8 @@ rm -rf "$work/dist"
 wheel=$(ls "$work"/dist/recsys_kedro-*.whl)
 $pip install "$wheel"
 $pip freeze > "$work/freeze-wheel.txt"
-"$venv/bin/python" - "$work/freeze-runtime.txt" "$work/freeze-wheel.txt" "$PROTECTED" <<'EOF'
+"$venv/bin/python" - "$work/freeze-runtime.txt" "$work/freeze-wheel.txt" "$PROTECTED" "$spec" <<'EOF'
+import re
 import sys
 
 
@@ -80,11 +81,16 @@ def versions(path):
 
 
 before, after = versions(sys.argv[1]), versions(sys.argv[2])
-protected = set(sys.argv[3].split())
+# "# known replacement: <name>: <why>" lines in the runtime list take a library off the
+# protected list for that runtime, with the reason printed
+known = dict(re.findall(r"^# known replacement: (\S+): (.+)$", open(sys.argv[4]).read(), re.M))
+protected = set(sys.argv[3].split()) - set(known)
 changed = {n: (v, after.get(n, "removed")) for n, v in before.items() if after.get(n) != v}
 for name, (old, new) in sorted(changed.items()):
     kind = "PROTECTED" if name in protected else "replaced"
     print(f"   {kind:9} {name} {old} -> {new}")
+    if name in known:
+        print(f"             (known: {known[name]})")
 print(f"   {len(changed)} of the runtime's {len(before)} libraries replaced by the wheel's dependencies")
 broken = sorted(set(changed) & protected)
 if broken:

@@ -340,17 +340,23 @@ def _arrow_schema(schema: StructType) -> pa.Schema:
     return to_arrow_schema(schema)
 
 
+def _is(t: pa.DataType, *kinds: str) -> bool:
+    """Whether ``t`` is one of the Arrow ``kinds``; a kind this pyarrow does not know
+    (the view types came in pyarrow 16; Databricks 16.4 LTS ships 15) is not it."""
+    return any(getattr(pa.types, f"is_{kind}", lambda _t: False)(t) for kind in kinds)
+
+
 def _same_delta_type(old: pa.DataType, new: pa.DataType) -> bool:
     """Compares Arrow types as Delta stores them (string vs large_string etc. are one)."""
 
     def norm(t: pa.DataType) -> str:
-        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        if _is(t, "large_string", "string_view"):
             return "string"
-        if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        if _is(t, "large_binary", "binary_view"):
             return "binary"
         if pa.types.is_timestamp(t):
             return f"timestamp[{'tz' if t.tz else 'ntz'}]"
-        if pa.types.is_large_list(t) or pa.types.is_list(t) or pa.types.is_list_view(t):
+        if _is(t, "large_list", "list", "list_view"):
             return f"list<{norm(t.value_type)}>"
         return str(t)
 

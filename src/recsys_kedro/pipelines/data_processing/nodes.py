@@ -121,8 +121,32 @@ def event_time(raw: Column, fmt: str) -> tuple[Column, Column]:
     return F.coalesce(zoned, zoneless), zoned.isNull() & zoneless.isNotNull()
 
 
-def _parse(raw: Column, kind: str, fmt: str | None = None) -> Column:
+def _quoted(name: str) -> str:
+    """A column name as a Spark SQL identifier."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _try_cast(name: str, kind: str, inner: str | None = None) -> Column:
+    """``try_cast`` of a raw column's trimmed text: null where it does not convert.
+
+    Written as SQL (``try_cast(trim(`name`) AS kind)``) rather than ``Column.try_cast``,
+    which Spark 3.5 (Databricks Runtime 16.4 LTS) does not have; the SQL form means the
+    same on 3.5 and 4.x, ANSI mode or not.
+
+    Args:
+        name: The raw column's name.
+        kind: The Spark SQL type to convert to.
+        inner: A type to convert to first (e.g. ``decimal(38,6)`` before ``bigint``).
+    """
+    text = f"trim({_quoted(name)})"
+    if inner:
+        text = f"try_cast({text} AS {inner})"
+    return F.expr(f"try_cast({text} AS {kind})")
+
+
+def _parse(name: str, kind: str, fmt: str | None = None) -> Column:
     """Parses a raw string column; null where the text does not parse."""
+    raw = F.col(_quoted(name))
     text = F.trim(raw)
     if kind == "timestamp":
         return event_time(raw, fmt or "yyyy-MM-dd HH:mm:ss")[0]
@@ -136,21 +160,19 @@ def _parse(raw: Column, kind: str, fmt: str | None = None) -> Column:
             .otherwise(F.lit(None).cast("boolean"))
         )
     if kind == "rating":  # "5", "5.0": a whole number
-        number = text.try_cast("double")
+        number = _try_cast(name, "double")
         return F.when(number == F.floor(number), number.cast("int"))
     if kind in ("int", "bigint"):  # "12" and "12.0" (pandas writes counts as floats)
-        number = text.try_cast("double")
+        number = _try_cast(name, "double")
         # try_cast all the way: 1e20 is whole but no bigint (ANSI casts would raise).
-        return F.when(
-            number == F.floor(number), text.try_cast("decimal(38,6)").try_cast(kind)
-        )
-    return text.try_cast(kind)
+        return F.when(number == F.floor(number), _try_cast(name, kind, "decimal(38,6)"))
+    return _try_cast(name, kind)
 
 
-def _nonfinite(raw: Column) -> Column:
-    """True where the text is a number that is NaN or infinite (``NaN``, ``inf``,
-    ``1e400``)."""
-    number = F.trim(raw).try_cast("double")
+def _nonfinite(name: str) -> Column:
+    """True where the raw column's text is a number that is NaN or infinite (``NaN``,
+    ``inf``, ``1e400``)."""
+    number = _try_cast(name, "double")
     return F.coalesce(F.isnan(number) | (F.abs(number) == float("inf")), F.lit(False))
 
 
@@ -265,7 +287,7 @@ def _missing_and_unparseable(
             checks.append((f"missing_{name}", _blank(F.col(raw))))
         unparseable = ~_blank(F.col(raw)) & F.col(f"{_T}{name}").isNull()
         if name in numeric:
-            nonfinite = _nonfinite(F.col(raw))
+            nonfinite = _nonfinite(raw)
             checks.append((f"nonfinite_{name}", nonfinite))
             unparseable = unparseable & ~nonfinite
         checks.append((f"unparseable_{name}", unparseable))
@@ -369,12 +391,12 @@ def clean_events(
             event_time(col("event_time"), cfg.time_format)[0],
         ),
         "event_type": ("event_type", F.trim(col("event_type"))),
-        "product_id": ("product_id", _parse(col("product_id"), "bigint")),
-        "category_id": ("category_id", _parse(col("category_id"), "bigint")),
+        "product_id": ("product_id", _parse("product_id", "bigint")),
+        "category_id": ("category_id", _parse("category_id", "bigint")),
         "category_code": ("category_code", F.trim(col("category_code"))),
         "brand": ("brand", F.trim(col("brand"))),
-        "price": ("price", _parse(col("price"), "double")),
-        "user_id": ("user_id", _parse(col("user_id"), "bigint")),
+        "price": ("price", _parse("price", "double")),
+        "user_id": ("user_id", _parse("user_id", "bigint")),
         "user_session": ("user_session", F.trim(col("user_session"))),
     }
     ids = ("product_id", "category_id", "user_id")
@@ -429,7 +451,7 @@ def clean_reviews(
         fmt = cfg.date_format if kind == "date" else None
         typed[name] = (
             name,
-            _parse(col(name), kind, fmt) if kind else F.trim(col(name)),
+            _parse(name, kind, fmt) if kind else F.trim(col(name)),
         )
     numeric = {n for n in cfg.columns if REVIEW_TYPES.get(n) in _NUMERIC}
     checks = _missing_and_unparseable(typed, cfg.required, numeric)
@@ -478,7 +500,7 @@ def clean_products(
     typed: dict[str, tuple[str, Column]] = {}
     for name in cfg.columns:
         kind = PRODUCT_TYPES.get(name)
-        typed[name] = (name, _parse(F.col(name), kind) if kind else F.trim(F.col(name)))
+        typed[name] = (name, _parse(name, kind) if kind else F.trim(F.col(name)))
     numeric = {n for n in cfg.columns if PRODUCT_TYPES.get(n) in _NUMERIC}
     checks = _missing_and_unparseable(typed, cfg.required, numeric)
     clean, rejected = _quarantine(
@@ -556,7 +578,7 @@ def clean_product_mapping(
     typed: dict[str, tuple[str, Column]] = {
         "product_id_events": (
             "product_id_events",
-            _parse(F.col("product_id_events"), "bigint"),
+            _parse("product_id_events", "bigint"),
         ),
         "product_id_reviews": (
             "product_id_reviews",
@@ -570,9 +592,7 @@ def clean_product_mapping(
         .distinct()
     )
     frame = (
-        mapping_raw.frame.withColumn(
-            "_e_id", _parse(F.col("product_id_events"), "bigint")
-        )
+        mapping_raw.frame.withColumn("_e_id", _parse("product_id_events", "bigint"))
         .join(
             event_ids.withColumn("_in_e", F.lit(True)),
             F.col("_e_id") == F.col("_e"),
