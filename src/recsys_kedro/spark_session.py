@@ -41,6 +41,7 @@ _DEFAULTS: dict[str, str] = {
 _lock = threading.Lock()
 _conf: dict[str, str] = dict(_DEFAULTS)
 _persisted: list[DataFrame] = []
+_adapted_sessions: set[int] = set()
 
 
 def configure(conf: dict[str, Any]) -> None:
@@ -110,6 +111,12 @@ def local_cores(master: str) -> int | None:
     return max(1, os.cpu_count() or 1) if cores == "*" else max(1, int(cores))
 
 
+_SPARK_3_SETTINGS = {
+    "spark.sql.optimizer.expressionProjectionCandidateLimit": "1",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+}
+
+
 def _spark_3_defaults() -> dict[str, str]:
     """Settings for a Spark 3.5 session (Databricks Runtime 16.4 LTS's Spark, which
     `make test-dbr` runs on).
@@ -124,10 +131,20 @@ def _spark_3_defaults() -> dict[str, str]:
     """
     if int(pyspark.__version__.split(".")[0]) >= 4:
         return {}
-    return {
-        "spark.sql.optimizer.expressionProjectionCandidateLimit": "1",
-        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-    }
+    return dict(_SPARK_3_SETTINGS)
+
+
+def _adapted(spark: SparkSession) -> SparkSession:
+    """A session that was there before this package (a Databricks cluster's) gets the
+    Spark 3 settings above too, once: both are runtime SQL settings."""
+    if id(spark) in _adapted_sessions:
+        return spark
+    _adapted_sessions.add(id(spark))
+    if int(str(spark.version).split(".")[0]) < 4:
+        for key, value in _SPARK_3_SETTINGS.items():
+            spark.conf.set(key, value)
+            logger.info("Spark %s session: set %s=%s", spark.version, key, value)
+    return spark
 
 
 def get_spark() -> SparkSession:
@@ -138,11 +155,11 @@ def get_spark() -> SparkSession:
     """
     active = SparkSession.getActiveSession()
     if active is not None:
-        return active
+        return _adapted(active)
     with _lock:
         active = SparkSession.getActiveSession()
         if active is not None:
-            return active
+            return _adapted(active)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         if str(_conf.get("spark.master", "")).startswith("local"):
             # Local Python workers run this interpreter (the one with the project's
@@ -152,6 +169,7 @@ def get_spark() -> SparkSession:
         for key, value in {**_spark_3_defaults(), **_conf}.items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
+        _adapted_sessions.add(id(spark))
         if not is_connect(spark):  # a Connect server takes spark.log.level as set
             spark.sparkContext.setLogLevel(_conf.get("spark.log.level", "WARN"))
         logger.info(

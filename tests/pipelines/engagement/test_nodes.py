@@ -322,6 +322,20 @@ def test_balanced_weights_and_the_fitted_model(spark):
     assert len(bundle.input_example) == 5
     predicted = bundle.model.transform(examples).select("prediction").toPandas()
     assert set(predicted.prediction) <= {0.0, 1.0, 2.0}
+    # served from pandas (MLflow's pyfunc and its check of the input example), a
+    # missing "time since" is NaN: the first view of each pair has none
+    # (a session without Arrow, as MLflow's own, keeps NaN a NaN; Arrow makes it null)
+    example = bundle.input_example
+    assert example["up_hours_since_last"].isna().any()
+    arrow = "spark.sql.execution.arrow.pyspark.enabled"
+    before = spark.conf.get(arrow)
+    spark.conf.set(arrow, "false")
+    try:
+        served = bundle.model.transform(spark.createDataFrame(example)).toPandas()
+    finally:
+        spark.conf.set(arrow, before)
+    assert len(served) == len(example)
+    assert set(served.prediction) <= {0.0, 1.0, 2.0}
 
 
 def test_one_class_only_is_refused(spark):

@@ -300,11 +300,13 @@ def _model_statement() -> str:
 
     Counts are heavy-tailed (a few users have thousands of events), so they enter as
     ``log1p``; a missing "time since" (no earlier event) becomes 0 next to a count of 0
-    that tells the two apart.
+    that tells the two apart, whether it comes as null (Spark) or NaN (pandas).
     """
     parts = [f"log1p({c}) AS x_{c}" for c in _COUNTS]
+    # nanvl: served from pandas (MLflow's pyfunc, its input example), a missing value
+    # arrives as NaN, not null
     parts += [
-        f"coalesce(log1p({c}), 0.0) AS x_{c}"
+        f"coalesce(log1p(nanvl({c}, CAST(NULL AS DOUBLE))), 0.0) AS x_{c}"
         for c in FEATURES
         if c.endswith(("_hours_since_last", "_minutes_since_start"))
     ]
