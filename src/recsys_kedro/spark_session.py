@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pyspark
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
@@ -111,39 +110,31 @@ def local_cores(master: str) -> int | None:
     return max(1, os.cpu_count() or 1) if cores == "*" else max(1, int(cores))
 
 
+# Spark 3.5 (Databricks Runtime 16.4 LTS's Spark, which `make test-dbr` runs on):
+# - it enumerates the alternatives of aliased output expressions (``multiTransform``,
+#   capped by this limit); on the data_processing nodes' wide projections of the reviews
+#   that ran the driver out of heap, and with one candidate it does not;
+# - its time parser policy ``EXCEPTION`` makes ``try_to_timestamp`` raise on a text the
+#   pre-3.0 parser would have read, where the data_processing nodes need a null to
+#   quarantine the row; ``CORRECTED`` is Spark 4's default.
 _SPARK_3_SETTINGS = {
     "spark.sql.optimizer.expressionProjectionCandidateLimit": "1",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
 }
 
 
-def _spark_3_defaults() -> dict[str, str]:
-    """Settings for a Spark 3.5 session (Databricks Runtime 16.4 LTS's Spark, which
-    `make test-dbr` runs on).
-
-    - Spark 3.5 enumerates the alternatives of aliased output expressions
-      (``multiTransform``, capped by this limit); on the data_processing nodes' wide
-      projections of the reviews that ran the driver out of heap (`make test-dbr`, 16.4
-      LTS), and with one candidate it does not.
-    - Spark 3.5's time parser policy ``EXCEPTION`` makes ``try_to_timestamp`` raise on a
-      text the pre-3.0 parser would have read, where the data_processing nodes need a
-      null to quarantine the row; ``CORRECTED`` is Spark 4's default.
-    """
-    if int(pyspark.__version__.split(".")[0]) >= 4:
-        return {}
-    return dict(_SPARK_3_SETTINGS)
-
-
 def _adapted(spark: SparkSession) -> SparkSession:
-    """A session that was there before this package (a Databricks cluster's) gets the
-    Spark 3 settings above too, once: both are runtime SQL settings."""
+    """Gives a Spark 3 session the settings above, once per session, whether this
+    package started it or found it (a Databricks cluster's): both are runtime SQL
+    settings. A value set in ``spark.yml`` wins."""
     if id(spark) in _adapted_sessions:
         return spark
     _adapted_sessions.add(id(spark))
     if int(str(spark.version).split(".")[0]) < 4:
         for key, value in _SPARK_3_SETTINGS.items():
-            spark.conf.set(key, value)
-            logger.info("Spark %s session: set %s=%s", spark.version, key, value)
+            if key not in _conf:
+                spark.conf.set(key, value)
+                logger.info("Spark %s session: set %s=%s", spark.version, key, value)
     return spark
 
 
@@ -166,10 +157,9 @@ def get_spark() -> SparkSession:
             # packages), not whatever `python3` is first on PATH.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder
-        for key, value in {**_spark_3_defaults(), **_conf}.items():
+        for key, value in _conf.items():
             builder = builder.config(key, value)
-        spark = builder.getOrCreate()
-        _adapted_sessions.add(id(spark))
+        spark = _adapted(builder.getOrCreate())
         if not is_connect(spark):  # a Connect server takes spark.log.level as set
             spark.sparkContext.setLogLevel(_conf.get("spark.log.level", "WARN"))
         logger.info(
