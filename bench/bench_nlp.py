@@ -2,6 +2,13 @@
 
     python bench/bench_nlp.py --reviews ../shared/data/sephora_sample --runs 3
     python bench/bench_nlp.py --reviews data/01_raw/reviews --runs 3
+    python bench/bench_nlp.py --reviews ../shared/data/sephora_sample --engines torch,onnx
+
+``--engines`` times the embedding engines alone, in this process with 2 threads, on the
+same ``--embed-texts`` texts with the shipped batch size and token limit (batches of
+similar length), and ends with ``texts/s torch=<x> onnx=<y> mean_cosine=<c>`` (the mean
+cosine of each text's onnx vector to its torch vector). The ONNX export happens before
+timing (and is cached on disk).
 
 Texts are the ``review_text`` of the ``reviews_*.csv`` files in ``--reviews`` (the real
 Sephora rows, or the generated sample), cycled up to ``--texts`` (20,000) for the
@@ -64,17 +71,56 @@ def timed(fn, runs: int) -> tuple[float, list[float]]:
     return statistics.median(seconds), seconds
 
 
-def main() -> None:
+def compare_engines(engines, texts, cfg, runs, record) -> None:
+    """Times each engine on the same texts; prints the comparison line last."""
+    path = str(models.resolve_hf_model(cfg.embeddings.model, "embedding")[0])
+    vectors, speed = {}, {}
+    for engine in engines:
+        model = Embedder(
+            path,
+            cfg.embeddings.batch_size,
+            cfg.embeddings.max_length,
+            2,
+            True,
+            engine,
+            cfg.embeddings.onnx_cache,
+        )
+        model.embed(texts[:64])
+        median, all_ = timed(partial(model.embed, texts), runs)
+        where = f"{engine}, one process, 2 threads, batch {cfg.embeddings.batch_size}"
+        record("embed", where, len(texts), median, all_)
+        vectors[engine] = model.embed(texts)
+        speed[engine] = len(texts) / median
+    line = " ".join(f"{engine}={speed[engine]:.1f}" for engine in engines)
+    if len(engines) > 1:
+        first, second = (vectors[e] for e in engines[:2])
+        line += f" mean_cosine={float((first * second).sum(axis=1).mean()):.5f}"
+    print(f"texts/s {line}")  # noqa: T201
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reviews", type=Path, required=True)
     parser.add_argument("--texts", type=int, default=20_000)
     parser.add_argument("--embed-texts", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["process", "spark"], default=None)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--engines", default=None, help="e.g. torch,onnx: compare embedding engines"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="instead of the shipped one"
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
     raw = yaml.safe_load((ROOT / "conf/base/parameters_nlp.yml").read_text())["nlp"]
+    if args.batch_size:
+        raw["embeddings"]["batch_size"] = args.batch_size
     cfg = NlpParams.model_validate(raw)
     texts = load_texts(args.reviews, args.texts)
     series = pd.Series(texts)
@@ -93,6 +139,10 @@ def main() -> None:
             }
         )
         print(f"{step:<10} {where:<34} {n / median:>9.1f}/s  ({median:.2f} s)")  # noqa: T201
+
+    if args.engines:
+        compare_engines(args.engines.split(","), short, cfg, args.runs, record)
+        args.only = "engines"
 
     if args.only in (None, "process"):
         processor = models.text_processor(

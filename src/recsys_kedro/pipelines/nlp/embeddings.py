@@ -1,5 +1,6 @@
-"""Sentence embeddings with ``transformers``: mean pooling over the attention mask,
-L2-normalised (what sentence-transformers does for all-MiniLM-L6-v2).
+"""Sentence embeddings: mean pooling over the attention mask, L2-normalised (what
+sentence-transformers does for all-MiniLM-L6-v2), run by PyTorch (``transformers``) or by
+ONNX Runtime on the same weights exported once (:mod:`.onnx_export`).
 
 Speed on CPU: texts are embedded in batches of similar token length, so a batch is
 padded to about its own texts' length rather than to its longest outlier (on review
@@ -9,7 +10,8 @@ text about 3x the throughput of batches in arrival order).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
@@ -20,6 +22,7 @@ def encoded_batches(
     batch_size: int,
     max_length: int,
     sort_by_length: bool = True,
+    tensors: Literal["pt", "np"] = "pt",
 ) -> Iterator[tuple[np.ndarray, Any]]:
     """Tokenised batches, each padded to its own longest text and cut at ``max_length``.
 
@@ -45,7 +48,7 @@ def encoded_batches(
             padding=True,
             truncation=True,
             max_length=max_length,
-            return_tensors="pt",
+            return_tensors=tensors,
         )
         yield idx, encoding
 
@@ -57,8 +60,12 @@ class Embedder:
         path: Folder with ``config.json``, the weights and the tokenizer.
         batch_size: Texts per forward pass.
         max_length: Tokens per text; longer texts are truncated, not refused.
-        threads: Torch threads.
+        threads: Threads of the engine (per Spark task).
         sort_by_length: Batch texts of similar length together.
+        engine: ``torch``, or ``onnx``: ONNX Runtime on the graph exported from the
+            same weights (fp32, fused operators; the same vectors to about 1e-6).
+        onnx_cache: Folder of exported graphs (``onnx`` only); default
+            :func:`.onnx_export.default_cache_dir`.
     """
 
     def __init__(
@@ -68,19 +75,35 @@ class Embedder:
         max_length: int = 256,
         threads: int = 1,
         sort_by_length: bool = True,
+        engine: Literal["torch", "onnx"] = "torch",
+        onnx_cache: str | None = None,
     ) -> None:
-        import torch  # noqa: PLC0415
-        from transformers import AutoModel, AutoTokenizer  # noqa: PLC0415
+        from transformers import AutoConfig, AutoTokenizer  # noqa: PLC0415
 
-        torch.set_num_threads(threads)
-        self._torch = torch
         self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self._model = AutoModel.from_pretrained(path, local_files_only=True).eval()
-        limit = getattr(self._model.config, "max_position_embeddings", max_length)
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        limit = getattr(config, "max_position_embeddings", max_length)
         self.max_length = min(max_length, limit)
-        self.dimensions = int(self._model.config.hidden_size)
+        self.dimensions = int(config.hidden_size)
+        self.engine = engine
         self._batch_size = batch_size
         self._sort = sort_by_length
+        if engine == "onnx":
+            from recsys_kedro.pipelines.nlp import onnx_export  # noqa: PLC0415
+
+            cache = Path(onnx_cache) if onnx_cache else onnx_export.default_cache_dir()
+            self.onnx_file = onnx_export.exported_model(Path(path), cache)
+            self._session = onnx_export.session(self.onnx_file, threads)
+            self._inputs = [i.name for i in self._session.get_inputs()]
+        elif engine == "torch":
+            import torch  # noqa: PLC0415
+            from transformers import AutoModel  # noqa: PLC0415
+
+            torch.set_num_threads(threads)
+            self._torch = torch
+            self._model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        else:
+            raise ValueError(f"Unknown embedding engine {engine!r}: torch or onnx")
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embeds texts.
@@ -93,6 +116,19 @@ class Embedder:
         """
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
+            return out
+        if self.engine == "onnx":
+            batches = encoded_batches(
+                self._tokenizer,
+                texts,
+                self._batch_size,
+                self.max_length,
+                self._sort,
+                tensors="np",
+            )
+            for idx, enc in batches:
+                feed = {name: enc[name].astype(np.int64) for name in self._inputs}
+                out[idx] = self._session.run(None, feed)[0]
             return out
         torch = self._torch
         batches = encoded_batches(

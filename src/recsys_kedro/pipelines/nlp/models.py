@@ -158,6 +158,17 @@ def check_models(params: NlpParams) -> dict[str, str]:
         sentiment_id = f"vader=={_package_version('vaderSentiment')}"
     else:
         sentiment_id = resolve_hf_model(sentiment, "sentiment")[1]
+    if params.embeddings.engine == "onnx":
+        missing = [
+            package
+            for package in ("onnxruntime", "onnx")
+            if importlib.util.find_spec(package) is None
+        ]
+        if missing:
+            raise NlpModelError(
+                f"Embedding engine 'onnx' needs {' and '.join(missing)}: pip install "
+                f"{' '.join(missing)} (or set nlp.embeddings.engine to torch)"
+            )
     return {
         "lemmatizer": _check_spacy(params.lemmatizer.model),
         "stemmer": _check_stemmer(params.stemmer.language),
@@ -243,7 +254,13 @@ def sentiment_scorer(
 
 @lru_cache(maxsize=2)
 def embedder(
-    model: str, batch_size: int, max_length: int, threads: int, sort_by_length: bool
+    model: str,
+    batch_size: int,
+    max_length: int,
+    threads: int,
+    sort_by_length: bool,
+    engine: str = "torch",
+    onnx_cache: str | None = None,
 ) -> Embedder:
     """The embedding model, built once per process.
 
@@ -251,8 +268,10 @@ def embedder(
         model: A model folder or a package shipping one.
         batch_size: Texts per forward pass.
         max_length: Tokens per text.
-        threads: Torch threads.
+        threads: Engine threads.
         sort_by_length: Batch texts of similar length.
+        engine: ``torch`` or ``onnx``.
+        onnx_cache: Folder of exported ONNX graphs (``None``: the default).
 
     Returns:
         A ready :class:`Embedder`.
@@ -263,7 +282,15 @@ def embedder(
     _offline()
     path, _ = resolve_hf_model(model, "embedding")
     try:
-        return Embedder(str(path), batch_size, max_length, threads, sort_by_length)
+        return Embedder(
+            str(path),
+            batch_size,
+            max_length,
+            threads,
+            sort_by_length,
+            engine,  # type: ignore[arg-type]
+            onnx_cache,
+        )
     except Exception as exc:
         raise NlpModelError(
             f"Cannot load embedding model '{model}' from {path}: {exc}"

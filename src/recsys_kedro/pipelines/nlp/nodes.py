@@ -282,7 +282,13 @@ def _embed_batches(
 ) -> Iterator[pd.DataFrame]:
     cfg = params.embeddings
     model = models.embedder(
-        cfg.model, cfg.batch_size, cfg.max_length, cfg.threads, cfg.sort_by_length
+        cfg.model,
+        cfg.batch_size,
+        cfg.max_length,
+        cfg.threads,
+        cfg.sort_by_length,
+        cfg.engine,
+        cfg.onnx_cache,
     )
     for batch in batches:
         vectors = model.embed(batch["text"].tolist())

