@@ -71,6 +71,36 @@ def timed(fn, runs: int) -> tuple[float, list[float]]:
     return statistics.median(seconds), seconds
 
 
+def print_ceiling(path: str, texts: list[str], max_length: int) -> None:
+    """The fp32 ceiling of any engine here: this machine's measured matrix-multiply
+    rate (numpy, 2 threads, 2048^2) over the multiply-adds of the encoder's dense layers
+    for the texts' mean token count (attention, norms and activations not counted, so
+    the true ceiling is lower)."""
+    import numpy as np  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+    from transformers import AutoConfig, AutoTokenizer  # noqa: PLC0415
+
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    tokens = AutoTokenizer.from_pretrained(path, local_files_only=True)(
+        texts, truncation=True, max_length=max_length
+    )["input_ids"]
+    mean_tokens = sum(map(len, tokens)) / len(tokens)
+    h, i = config.hidden_size, config.intermediate_size
+    flops = 2 * config.num_hidden_layers * (4 * h * h + 2 * h * i) * mean_tokens
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    with threadpool_limits(2):
+        a @ a
+        start = time.perf_counter()
+        for _ in range(5):
+            a @ a
+        rate = 5 * 2 * 2048**3 / (time.perf_counter() - start)
+    print(  # noqa: T201
+        f"ceiling fp32: {mean_tokens:.1f} tokens per text, {flops / 1e9:.2f} GFLOP "
+        f"per text in dense layers, matmul {rate / 1e9:.0f} GFLOP/s on 2 threads: "
+        f"at most {rate / flops:.0f} texts/s"
+    )
+
+
 def compare_engines(engines, texts, cfg, runs, record) -> None:
     """Times each engine on the same texts; prints the comparison line last."""
     path = str(models.resolve_hf_model(cfg.embeddings.model, "embedding")[0])
@@ -91,6 +121,7 @@ def compare_engines(engines, texts, cfg, runs, record) -> None:
         record("embed", where, len(texts), median, all_)
         vectors[engine] = model.embed(texts)
         speed[engine] = len(texts) / median
+    print_ceiling(path, texts, cfg.embeddings.max_length)
     line = " ".join(f"{engine}={speed[engine]:.1f}" for engine in engines)
     if len(engines) > 1:
         first, second = (vectors[e] for e in engines[:2])
