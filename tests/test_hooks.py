@@ -41,10 +41,49 @@ def test_node_time_runs_until_its_last_output_is_saved(tmp_path: Path):
         data = mlflow.get_run(run.info.run_id).data
     finally:
         mlflow.set_tracking_uri(None)
-    assert list(data.metrics) == ["node_seconds.split_node"]
+    # (and node_spark_jobs.split_node, 0, where another test started Spark already)
+    assert data.metrics.get("node_spark_jobs.split_node", 0) == 0
+    assert set(data.metrics) - {"node_spark_jobs.split_node"} == {
+        "node_seconds.split_node"
+    }
     assert data.metrics["node_seconds.split_node"] >= 0.3
     assert data.tags["evaluation_window"] == "shrunk"
     assert data.tags["evaluation_window_rule"] == "the last 20%"
+
+
+@pytest.mark.integration
+def test_spark_jobs_are_counted_per_node_and_per_run(spark, tmp_path: Path):
+    """Each RDD action below is one Spark job: the first node starts two, the second
+    one; the same node in a later run of this process counts only its own."""
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    numbers = spark.sparkContext.parallelize(range(10), 2)
+    try:
+        hooks = NodeTimingHooks()
+        first = Node(_identity, "a", "b", name="first_node")
+        second = Node(_identity, "b", "c", name="second_node")
+        with mlflow.start_run() as run:
+            hooks.before_pipeline_run()
+            hooks.before_node_run(first)
+            assert numbers.count() == 10
+            assert numbers.sum() == 45
+            hooks.after_dataset_saved("b", first)
+            hooks.before_node_run(second)
+            assert numbers.max() == 9
+            hooks.after_dataset_saved("c", second)
+            hooks.before_pipeline_run()
+            hooks.before_node_run(first)
+            hooks.after_dataset_saved("b", first)
+        client = mlflow.MlflowClient()
+        history = {
+            name: [m.value for m in client.get_metric_history(run.info.run_id, name)]
+            for name in ("node_spark_jobs.first_node", "node_spark_jobs.second_node")
+        }
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert history == {
+        "node_spark_jobs.first_node": [2.0, 0.0],
+        "node_spark_jobs.second_node": [1.0],
+    }
 
 
 def test_kedro_builds_the_models_and_mlflow_sees_their_fields(tmp_path: Path):

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node, Pipeline
 from kedro.validation import ParameterValidationError
 from pydantic import BaseModel
+from pyspark import SparkContext
 
 from recsys_kedro import spark_session
 from recsys_kedro.pipelines.nlp.models import check_models
@@ -178,20 +180,38 @@ class EvaluationWindowHooks:
                 )
 
 
+def _spark_context() -> SparkContext | None:
+    """The process's classic SparkContext if one is running (none before the first
+    Spark dataset is used, none on Spark Connect); never starts one."""
+    return SparkContext._active_spark_context  # noqa: SLF001 - no public getter that does not create one
+
+
 class NodeTimingHooks:
     """Wall time of every node, from its start to the save of its last output (a Spark
     node's work mostly happens when its lazy outputs are saved), logged once per node to
-    MLflow as ``node_seconds.<node name>`` and to the log."""
+    MLflow as ``node_seconds.<node name>`` and to the log; with a classic SparkContext
+    running, also the Spark jobs the node started (its job group) as
+    ``node_spark_jobs.<node name>``."""
 
     def __init__(self) -> None:
         self._start: dict[str, float] = {}
         self._pending: dict[str, set[str]] = {}
+        self._run = ""
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        """A fresh prefix for the job groups, so a second run in this process (a
+        notebook, the tests) does not count the first run's jobs."""
+        self._run = uuid.uuid4().hex[:8]
 
     @hook_impl
     def before_node_run(self, node: Node) -> None:
-        """Starts the node's clock."""
+        """Starts the node's clock and puts the jobs it starts in a group named after it."""
         self._start[node.name] = time.perf_counter()
         self._pending[node.name] = set(node.outputs)
+        context = _spark_context()
+        if context is not None:
+            context.setJobGroup(self._group(node.name), f"kedro node {node.name}")
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, node: Node) -> None:
@@ -212,6 +232,23 @@ class NodeTimingHooks:
     def _record(self, name: str) -> None:
         seconds = time.perf_counter() - self._start.pop(name)
         self._pending.pop(name, None)
-        logger.info("Node %s took %.1f s (outputs saved)", name, seconds)
+        context = _spark_context()
+        jobs = (
+            None
+            if context is None
+            else len(context.statusTracker().getJobIdsForGroup(self._group(name)))
+        )
+        logger.info(
+            "Node %s took %.1f s (outputs saved)%s",
+            name,
+            seconds,
+            "" if jobs is None else f", {jobs} Spark jobs",
+        )
         if mlflow.active_run() is not None:
             mlflow.log_metric(f"node_seconds.{name}", seconds)
+            if jobs is not None:
+                mlflow.log_metric(f"node_spark_jobs.{name}", jobs)
+
+    def _group(self, node_name: str) -> str:
+        """The Spark job group of a node's jobs in this run."""
+        return f"kedro:{self._run}:{node_name}"
