@@ -11,7 +11,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install install-test run sample test test-fast test-dbr lint format viz package clean browser bench
+.PHONY: install install-test run sample app test test-fast test-dbr lint format viz package clean browser bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[local,test]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[local,app,test]"
+	touch $@
+
+$(VENV)/.installed-app: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[local,app]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -36,6 +40,16 @@ sample: install
 ## Set-up, sample data, then the main job.
 run: sample
 	$(BIN)/kedro run
+
+## The recommendations explorer on http://127.0.0.1:$(APP_PORT), over the outputs of
+## `make run` (or of KEDRO_ENV's paths: make app KEDRO_ENV=cloud).
+APP_PORT ?= 8501
+KEDRO_ENV ?= local
+app: $(VENV)/.installed-app
+	$(BIN)/streamlit run src/recsys_kedro/explorer/app.py --server.address 127.0.0.1 \
+		--server.port $(APP_PORT) --server.headless true --browser.gatherUsageStats false \
+		--client.toolbarMode viewer \
+		-- --env $(KEDRO_ENV)
 
 ## Debian's Chromium for the lineage test (headless), installed once, and only as root:
 ## otherwise the browser test skips, saying how to install it.

@@ -150,11 +150,9 @@ def assert_readable() -> Callable[[object], None]:
     return _assert_readable
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the project's configuration and source (no conf/local, no data), for
-    kedro CLI runs that must leave the checkout alone."""
-    copy = tmp_path / "project"
+def copy_project(copy: Path) -> Path:
+    """Copies the project's configuration and source (no conf/local, no data) into
+    ``copy``, for kedro CLI runs that must leave the checkout alone."""
     copy.mkdir()
     for name in ("conf", "pyproject.toml", ".telemetry", "README.md"):
         source = PROJECT_ROOT / name
@@ -178,3 +176,34 @@ def project(tmp_path: Path) -> Path:
     for layer in ("01_raw", "02_intermediate", "08_reporting"):
         (copy / "data" / layer).mkdir(parents=True)
     return copy
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project (see :func:`copy_project`) for one test."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `kedro run` of every pipeline but engagement on 20,000 events written by the
+    default sample's generator, shared by the tests that only read its outputs (the
+    served cf and session models, the explorer): a project copy, as :func:`project`.
+
+    Returns:
+        The project folder; the run's output is in ``run.log`` beside it.
+    """
+    from recsys_kedro.sample_data import SampleConfig, generate  # noqa: PLC0415
+    from tests.test_run import _kedro  # noqa: PLC0415
+
+    project = copy_project(tmp_path_factory.mktemp("sample_run") / "project")
+    generate(SampleConfig(events=20_000, seed=7), project / "data" / "01_raw")
+    result = _kedro(
+        project,
+        "run",
+        "--pipelines=data_processing,nlp,feature_engineering,eda,cf,fpgrowth,sessions",
+        timeout=1200,
+    )
+    (project.parent / "run.log").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project

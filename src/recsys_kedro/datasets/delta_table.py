@@ -140,6 +140,11 @@ class SparkDeltaTableDataset(AbstractDataset[DataFrame, DataFrame]):
         """The table's folder or object-store URI."""
         return self._filepath
 
+    @property
+    def storage_options(self) -> dict[str, str]:
+        """delta-rs's options for the table's store (credentials included)."""
+        return dict(self._storage_options)
+
     def _describe(self) -> dict[str, Any]:
         return {
             "filepath": self._filepath,

@@ -1,0 +1,1 @@
+"""The recommendations explorer: a Streamlit app over the project's outputs (``make app``)."""
