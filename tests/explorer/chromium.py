@@ -32,7 +32,7 @@ CHROMIUM = shutil.which("chromium")
 class Page:
     """One Chromium page: ``text()``, ``wait_for(text)``, ``screenshot(path)``."""
 
-    def __init__(self, url: str, width: int = 1400, height: int = 1800) -> None:
+    def __init__(self, url: str, width: int = 1400, height: int = 2000) -> None:
         self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         self._process = subprocess.Popen(
             [
@@ -100,7 +100,8 @@ class Page:
         return result["result"].get("value") or ""
 
     def wait_for(self, *texts: str, timeout: float = 90) -> str:
-        """Waits until the page shows every text, and no Streamlit spinner.
+        """Waits until the page shows every text, with no script running and no
+        placeholder left, the same on two reads a second apart.
 
         Returns:
             The page's text then.
@@ -108,27 +109,29 @@ class Page:
         Raises:
             AssertionError: Not within ``timeout`` seconds (with the text seen).
         """
+        busy = (
+            '!!document.querySelector(\'[data-testid="stStatusWidget"], '
+            '[data-testid="stSkeleton"], .stale-element\')'
+        )
         deadline = time.monotonic() + timeout
-        text = ""
+        text, ready_before = "", None
         while time.monotonic() < deadline:
             text = self.text()
             running = self._call(
-                "Runtime.evaluate",
-                expression="!!document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                returnByValue=True,
-            )["result"].get("value")
-            if all(t in text for t in texts) and not running:
+                "Runtime.evaluate", expression=busy, returnByValue=True
+            )
+            ready = all(t in text for t in texts) and not running["result"].get("value")
+            if ready and ready_before == text:
                 return text
-            time.sleep(0.5)
+            ready_before = text if ready else None
+            time.sleep(1)
         raise AssertionError(
             f"The page never showed {texts}; it showed:\n{text[-3000:]}"
         )
 
     def screenshot(self, path: Path) -> None:
-        """Saves the whole page as a PNG."""
-        data = self._call(
-            "Page.captureScreenshot", format="png", captureBeyondViewport=True
-        )
+        """Saves the window (its size is the page's: ``height``) as a PNG."""
+        data = self._call("Page.captureScreenshot", format="png")
         Path(path).write_bytes(base64.b64decode(data["data"]))
 
     def close(self) -> None:
@@ -153,5 +156,5 @@ if __name__ == "__main__":
     url, out, *wanted = sys.argv[1:]
     with Page(url) as page:
         page.wait_for(*wanted)
-        time.sleep(1)  # the charts' last frame
+        time.sleep(2)  # the charts' and the sidebar's last frame
         page.screenshot(Path(out))

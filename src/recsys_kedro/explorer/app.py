@@ -371,7 +371,11 @@ def _quality(out: ProjectOutputs) -> None:
 
 def main() -> None:
     """Opens the outputs and renders the page the address names."""
-    st.set_page_config(page_title="recsys_kedro explorer", layout="wide")
+    st.set_page_config(
+        page_title="recsys_kedro explorer",
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
     st.title("recsys_kedro explorer")
     out = _outputs()
     if out is None:
