@@ -5,10 +5,11 @@ with Streamlit's AppTest (the whole script run: the lookups, the tables, the cha
 specs; not the browser's drawing) for a product, a user and a session taken from the
 outputs, ``--runs`` times after one warm-up (which loads the registered models and the
 small tables once, as the served app does on its first page), and prints the median
-seconds per page. Lookups differ per run (the next product, user, session), so no run
+seconds per page, and the user page's scan of the events alone. Lookups differ per run
+(the next product, user, session), so no run
 answers from a previous one.
 
-    .venv/bin/python bench/bench_explorer.py --project /tmp/recsys-bench/project4m --runs 5
+    .venv/bin/python bench/bench_explorer.py --project /tmp/exp4m/project --runs 7
 """
 
 from __future__ import annotations
@@ -84,6 +85,15 @@ def main() -> None:
             f"{page:<8} median {statistics.median(seconds):.3f} s  "
             f"({' / '.join(f'{s:.3f}' for s in seconds)})"
         )
+    scans = []
+    for user in users[1:]:
+        start = time.perf_counter()
+        outputs.user_events(user)
+        scans.append(time.perf_counter() - start)
+    lines.append(
+        f"user events scan alone median {statistics.median(scans):.3f} s  "
+        f"({' / '.join(f'{s:.3f}' for s in scans)})"
+    )
     print("\n".join(lines))  # noqa: T201
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,13 @@ def test_user_page_history_recommendations_and_what_came_next(
     history, came = (d.value for d in app.dataframe[:2])
     shown_recs = app.table[0].value
     assert len(history) == (events["user_id"] == user).sum()
+    assert "show the latest" not in _shown(app)
+    # a history longer than history_shown: the latest events only, and a caption
+    capped = _app(replace(outputs, history_shown=1), page="user", user=str(user))
+    newest = events[events["user_id"] == user].sort_values("event_time").iloc[-1]
+    assert capped.dataframe[0].value["product_id"].tolist() == [newest["product_id"]]
+    total = (events["user_id"] == user).sum()
+    assert f"show the latest 1 of {total:,} events" in _shown(capped)
     mine = recs[recs["user_id"] == user].sort_values("rank")
     assert shown_recs["product_id"].tolist() == mine["product_id"].tolist()
     assert shown_recs["source"].tolist() == mine["source"].tolist()

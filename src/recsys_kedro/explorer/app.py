@@ -192,8 +192,14 @@ def user_page(out: ProjectOutputs) -> None:
 def _user_details(out: ProjectOutputs, user_id: int) -> None:
     """One user's timeline, recommendations and hits after the cut-off."""
     events = out.user_events(user_id)
-    st.subheader(f"History: {len(events)} events")
-    timeline = events.assign(event_time=pd.to_datetime(events["event_time"], utc=True))
+    st.subheader(f"History: {len(events):,} events")
+    latest = events.tail(out.history_shown)
+    if len(latest) < len(events):
+        st.caption(
+            f"The timeline and the table show the latest {len(latest):,} of "
+            f"{len(events):,} events."
+        )
+    timeline = latest.assign(event_time=pd.to_datetime(latest["event_time"], utc=True))
     st.altair_chart(
         alt.Chart(timeline)
         .mark_circle(size=80)
@@ -209,10 +215,7 @@ def _user_details(out: ProjectOutputs, user_id: int) -> None:
         ),
         width="stretch",
     )
-    st.dataframe(
-        events[["event_time", "event_type", "product_id", "price", "user_session"]],
-        hide_index=True,
-    )
+    st.dataframe(latest, hide_index=True)
     st.subheader("Recommendations")
     _guarded(lambda: _recommendations(out.user_recommendations(user_id)))
     st.caption("source: the part of the cf model that made each recommendation.")

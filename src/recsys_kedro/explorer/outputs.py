@@ -53,6 +53,8 @@ REPORTS = {
 }
 #: Registered models: catalog entry and pipeline.
 MODELS = {"cf": ("cf_model", "cf"), "sessions": ("session_model", "sessions")}
+#: The columns of a user's events the explorer reads.
+EVENT_COLUMNS = ("event_time", "event_type", "product_id", "price", "user_session")
 #: The funnel's steps (product_event_features' columns).
 FUNNEL = ("views", "carts", "purchases")
 
@@ -84,6 +86,8 @@ class ProjectOutputs:
         event_weights: cf's weight of each event type (``params:cf``).
         env: The Kedro environment (named in the messages).
         load_model: Loads an MLflow model URI (``mlflow.pyfunc.load_model``).
+        history_shown: A user's latest events drawn and listed (all are counted and
+            checked against recommendations).
     """
 
     tables: dict[str, tuple[str, dict[str, str]]]
@@ -93,6 +97,7 @@ class ProjectOutputs:
     event_weights: dict[str, float]
     env: str = "local"
     load_model: Callable[[str], Any] | None = None
+    history_shown: int = 1000
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- plumbing ---------------------------------------------------------------------
@@ -122,11 +127,18 @@ class ProjectOutputs:
             self._loaded[name] = self._dataset(name).to_table().to_pandas()
         return self._loaded[name]
 
-    def _scan(self, name: str, column: str, values: list[Any]) -> pd.DataFrame:
-        """The rows of a large table whose ``column`` is one of ``values``."""
+    def _scan(
+        self,
+        name: str,
+        column: str,
+        values: list[Any],
+        columns: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """``columns`` of the rows of a large table whose ``column`` is one of
+        ``values`` (only those columns are read)."""
         return (
             self._dataset(name)
-            .to_table(filter=pc.field(column).isin(values))
+            .to_table(columns=columns, filter=pc.field(column).isin(values))
             .to_pandas()
         )
 
@@ -296,7 +308,9 @@ class ProjectOutputs:
         Raises:
             UnknownId: The user has no event.
         """
-        events = self._scan("events_clean", "user_id", [int(user_id)])
+        events = self._scan(
+            "events_clean", "user_id", [int(user_id)], columns=list(EVENT_COLUMNS)
+        )
         if events.empty:
             raise UnknownId(f"No user {user_id} in the event logs")
         return events.sort_values("event_time").reset_index(drop=True)
