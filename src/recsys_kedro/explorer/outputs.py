@@ -84,6 +84,9 @@ class ProjectOutputs:
         eda_dir: The folder of the EDA pictures.
         models: ``cf`` / ``sessions`` to ``models:/<name>@<alias>``.
         event_weights: cf's weight of each event type (``params:cf``).
+        weight_transform: cf's transform of a product's weight sum (log1p, none,
+            binary).
+        half_life_days: cf's time decay of event weights (None: none).
         env: The Kedro environment (named in the messages).
         load_model: Loads an MLflow model URI (``mlflow.pyfunc.load_model``).
         history_shown: A user's latest events drawn and listed (all are counted and
@@ -95,6 +98,8 @@ class ProjectOutputs:
     eda_dir: str
     models: dict[str, str]
     event_weights: dict[str, float]
+    weight_transform: str = "log1p"
+    half_life_days: float | None = None
     env: str = "local"
     load_model: Callable[[str], Any] | None = None
     history_shown: int = 1000
@@ -336,6 +341,22 @@ class ProjectOutputs:
             Popularity.from_frame(self.table("cf_train_popular_products")),
         )
 
+    def history_weights(self, before: pd.DataFrame, times: pd.Series) -> pd.Series:
+        """Each product's weight in a user's history, as cf's interactions weigh it
+        (event weights, decay by ``half_life_days`` from the cut-off, the transform
+        of the positive sums)."""
+        weights = before["event_type"].map(self.event_weights).fillna(0.0)
+        if self.half_life_days:
+            age_days = (self.cutoff - times).dt.total_seconds() / 86400.0
+            weights = weights * 0.5 ** (age_days / self.half_life_days)
+        summed = weights.groupby(before["product_id"]).sum()
+        summed = summed[summed > 0]
+        if self.weight_transform == "log1p":
+            return np.log1p(summed)
+        if self.weight_transform == "binary":
+            return summed * 0 + 1.0
+        return summed
+
     def what_came_next(
         self, user_id: int, events: pd.DataFrame, k: int = 10
     ) -> pd.DataFrame | None:
@@ -351,9 +372,7 @@ class ProjectOutputs:
         after, before = events[times >= self.cutoff], events[times < self.cutoff]
         if after.empty:
             return None
-        weights = before["event_type"].map(self.event_weights).fillna(0.0)
-        summed = weights.groupby(before["product_id"]).sum()
-        summed = np.log1p(summed[summed > 0])
+        summed = self.history_weights(before, times[times < self.cutoff])
         index, popular = self._train_model
         recs, _, _ = recommend(
             summed.index.to_numpy(np.int64),
@@ -465,7 +484,7 @@ def load_outputs(project_path: Path, env: str | None = None) -> ProjectOutputs:
             f"{entries[entry].get('alias', 'champion')}"
             for key, (entry, _) in MODELS.items()
         }
-        weights = dict(config["parameters"]["cf"]["event_weights"])
+        cf = config["parameters"]["cf"]
         tracking_uri = _absolute_sqlite(mlflow.get_tracking_uri(), project_path)
         registry_uri = _absolute_sqlite(mlflow.get_registry_uri(), project_path)
     mlflow.set_tracking_uri(previous_uri)
@@ -475,7 +494,9 @@ def load_outputs(project_path: Path, env: str | None = None) -> ProjectOutputs:
         reports=reports,
         eda_dir=str(Path(local(eda)).parent),
         models=models,
-        event_weights=weights,
+        event_weights=dict(cf["event_weights"]),
+        weight_transform=cf.get("weight_transform", "log1p"),
+        half_life_days=cf.get("half_life_days"),
         env=env or "local",
         load_model=functools.partial(
             _load_registered, tracking_uri=tracking_uri, registry_uri=registry_uri
