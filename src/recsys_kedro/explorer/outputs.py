@@ -430,23 +430,25 @@ def _exists_local(uri: str) -> bool:
 def load_outputs(project_path: Path, env: str | None = None) -> ProjectOutputs:
     """The outputs of ``kedro run --env <env>`` in a project, placed by its catalog.
 
-    Opens a Kedro session (no Spark: the catalog's datasets are only built, never
-    loaded) for the paths of every table, report and registered model; kedro-mlflow's
-    hook points MLflow at the environment's tracking store.
+    Reads the environment's configuration with the project's own loader and builds its
+    catalog (no Spark: the datasets are only built, never loaded) for the paths of
+    every table, report and registered model; the MLflow store is the one its
+    ``mlflow.yml`` names. No Kedro session is opened, so no hook runs and MLflow's
+    process-wide tracking URI and experiment are left as they were.
 
     Args:
         project_path: The Kedro project's folder.
-        env: The environment (None: Kedro's default, ``local``).
+        env: The environment (None: the project's default, ``local``).
 
     Returns:
         The outputs, read on demand.
 
     Raises:
         ValueError: The environment keeps its tables in Unity Catalog, which only
-            Spark reads.
+            Spark reads, or names no MLflow tracking store.
     """
-    import mlflow  # noqa: PLC0415 - imported by the session's hooks anyway
-    from kedro.framework.session import KedroSession  # noqa: PLC0415
+    from kedro.config import MissingConfigException  # noqa: PLC0415
+    from kedro.framework.project import settings  # noqa: PLC0415
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
 
     from recsys_kedro.datasets.delta_table import (  # noqa: PLC0415
@@ -454,40 +456,54 @@ def load_outputs(project_path: Path, env: str | None = None) -> ProjectOutputs:
     )
 
     project_path = Path(project_path).resolve()
-    previous_uri = mlflow.get_tracking_uri()
     bootstrap_project(project_path)
-    with KedroSession.create(project_path=project_path, env=env) as session:
-        context = session.load_context()
-        catalog, config = context.catalog, context.config_loader
-        tables = {}
-        for name in TABLES:
-            target = catalog.get(name).target
-            if not isinstance(target, SparkDeltaTableDataset):
-                raise ValueError(
-                    f"The environment {env!r} keeps {name} in Unity Catalog "
-                    f"({catalog.get(name).location}): the explorer reads Delta folders "
-                    "and object stores only; open it on a Databricks notebook instead"
-                )
-            tables[name] = (target.filepath, dict(target.storage_options))
-        entries = config["catalog"]
+    config = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_path / settings.CONF_SOURCE),
+        env=env,
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    try:
+        credentials = config["credentials"]
+    except MissingConfigException:
+        credentials = {}
+    entries = config["catalog"]
+    catalog = settings.DATA_CATALOG_CLASS.from_config(entries, credentials)
 
-        def local(path: str) -> str:
-            return str(project_path / path) if "://" not in path else path
+    def local(path: str) -> str:
+        """A relative path is the project's, as in a Kedro session."""
+        return str(project_path / path) if "://" not in path else path
 
-        reports = {
-            name: local(entries[entry]["dataset"]["filepath"])
-            for name, (entry, _) in REPORTS.items()
-        }
-        eda = entries["eda_{picture}_plot"]["dataset"]["filepath"]
-        models = {
-            key: f"models:/{entries[entry]['registered_model_name']}@"
-            f"{entries[entry].get('alias', 'champion')}"
-            for key, (entry, _) in MODELS.items()
-        }
-        cf = config["parameters"]["cf"]
-        tracking_uri = _absolute_sqlite(mlflow.get_tracking_uri(), project_path)
-        registry_uri = _absolute_sqlite(mlflow.get_registry_uri(), project_path)
-    mlflow.set_tracking_uri(previous_uri)
+    tables = {}
+    for name in TABLES:
+        target = catalog.get(name).target
+        if not isinstance(target, SparkDeltaTableDataset):
+            raise ValueError(
+                f"The environment {env!r} keeps {name} in Unity Catalog "
+                f"({catalog.get(name).location}): the explorer reads Delta folders "
+                "and object stores only; open it on a Databricks notebook instead"
+            )
+        tables[name] = (local(target.filepath), dict(target.storage_options))
+    reports = {
+        name: local(entries[entry]["dataset"]["filepath"])
+        for name, (entry, _) in REPORTS.items()
+    }
+    eda = entries["eda_{picture}_plot"]["dataset"]["filepath"]
+    models = {
+        key: f"models:/{entries[entry]['registered_model_name']}@"
+        f"{entries[entry].get('alias', 'champion')}"
+        for key, (entry, _) in MODELS.items()
+    }
+    cf = config["parameters"]["cf"]
+    server = config["mlflow"]["server"]
+    if not server.get("mlflow_tracking_uri"):
+        raise ValueError(
+            f"The environment {env!r} names no mlflow_tracking_uri in its mlflow.yml: "
+            "the explorer reads the registered models from there"
+        )
+    tracking_uri = _absolute_sqlite(server["mlflow_tracking_uri"], project_path)
+    registry_uri = _absolute_sqlite(
+        server.get("mlflow_registry_uri") or server["mlflow_tracking_uri"], project_path
+    )
     logger.info("Explorer over %s (env %s), MLflow %s", project_path, env, tracking_uri)
     return ProjectOutputs(
         tables=tables,
@@ -505,8 +521,8 @@ def load_outputs(project_path: Path, env: str | None = None) -> ProjectOutputs:
 
 
 def _absolute_sqlite(uri: str, project_path: Path) -> str:
-    """The environment's tracking URI (set by kedro-mlflow) with a relative SQLite
-    file made absolute against the project, as ``kedro run`` there resolves it."""
+    """A tracking URI with a relative SQLite file made absolute against the project,
+    as ``kedro run`` there resolves it."""
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
         return f"{prefix}{project_path / uri[len(prefix) :]}"
