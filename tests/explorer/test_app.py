@@ -38,6 +38,12 @@ def outputs(sample_run: Path) -> ProjectOutputs:
     return load_outputs(sample_run)
 
 
+def _cutoff(project: Path, report: str) -> pd.Timestamp:
+    """The evaluation cut-off an evaluation table records."""
+    table = pd.read_csv(project / "data" / "08_reporting" / report)
+    return pd.Timestamp(table["cutoff"].iloc[0], tz="UTC")
+
+
 def _app(outputs: ProjectOutputs, **query: str) -> AppTest:
     app = AppTest.from_file(str(APP), default_timeout=120)
     app.session_state["outputs"] = outputs
@@ -122,6 +128,14 @@ def test_product_search_by_name_brand_and_nothing(
         assert f"No product matches {typed!r}" in _shown(app)
     app = _app(outputs, page="product", q="")
     assert "Type a product id" in _shown(app)
+    # a product no reviewed product maps to: no name, and its brand or "no brand"
+    unnamed = named[named["product_id_reviews"].isna()].iloc[0]
+    app = _app(outputs, page="product", q=str(unnamed["product_id"]))
+    brand = unnamed["brand"] if isinstance(unnamed["brand"], str) else "no brand"
+    assert app.selectbox(key="product").options == [
+        f"{unnamed['product_id']} - unnamed ({brand})"
+    ]
+    assert {m.label: m.value for m in app.metric}["Name"] == "-"
 
 
 def test_user_page_history_recommendations_and_what_came_next(
@@ -129,10 +143,7 @@ def test_user_page_history_recommendations_and_what_came_next(
 ):
     events = _table(sample_run, "02_intermediate", "events_clean")
     recs = _table(sample_run, "07_model_output", "user_recommendations")
-    cutoff = pd.Timestamp(
-        pd.read_csv(sample_run / "data/08_reporting/cf_evaluation.csv")["cutoff"][0],
-        tz="UTC",
-    )
+    cutoff = _cutoff(sample_run, "cf_evaluation.csv")
     times = pd.to_datetime(events["event_time"], utc=True)
     before, after = events[times < cutoff], events[times >= cutoff]
     # a user with one product before the cut-off (a view: weight log1p(1) > 0) and
@@ -191,12 +202,7 @@ def test_session_page_answers_as_the_pipeline_did(
     recs = _table(sample_run, "07_model_output", "session_recommendations")
     sequences = _table(sample_run, "05_model_input", "session_test_sequences")
     events = _table(sample_run, "02_intermediate", "events_clean")
-    cutoff = pd.Timestamp(
-        pd.read_csv(sample_run / "data/08_reporting/sessions_evaluation.csv")["cutoff"][
-            0
-        ],
-        tz="UTC",
-    )
+    cutoff = _cutoff(sample_run, "sessions_evaluation.csv")
     first = pd.to_datetime(events.groupby("user_session")["event_time"].min(), utc=True)
     whole = sequences[sequences["user_session"].isin(first[first >= cutoff].index)]
     session = recs[recs["user_session"].isin(whole["user_session"])]["user_session"]

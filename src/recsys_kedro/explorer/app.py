@@ -53,6 +53,11 @@ def _outputs() -> ProjectOutputs | None:
         return None
 
 
+def _text(value: object, missing: str = "-") -> str:
+    """A text field, or ``missing`` for None and NaN (pandas' missing value)."""
+    return value if isinstance(value, str) and value else missing
+
+
 def _ids(text: str) -> list[int] | None:
     """Integer ids from text separated by commas or spaces; None if one is not."""
     parts = [p for p in text.replace(",", " ").split() if p]
@@ -96,7 +101,7 @@ def product_page(out: ProjectOutputs) -> None:
     query = _query_input(
         "Search by product id, name or brand",
         "q",
-        "Type a product id (e.g. 5809910), a name or a brand.",
+        "Type a product id, part of a name or a brand.",
     )
     if query is None:
         return
@@ -105,9 +110,8 @@ def product_page(out: ProjectOutputs) -> None:
         st.info(f"No product matches {query!r}.")
         return
     labels = {
-        int(
-            r.product_id
-        ): f"{r.product_id} - {r.name or 'unnamed'} ({r.brand or 'no brand'})"
+        int(r.product_id): f"{r.product_id} - {_text(r.name, 'unnamed')} "
+        f"({_text(r.brand, 'no brand')})"
         for r in found.itertuples()
     }
     chosen = st.selectbox(
@@ -120,10 +124,10 @@ def _product_details(out: ProjectOutputs, product_id: int) -> None:
     """One product's facts, funnel, similar products and rules."""
     facts = out.product(product_id)
     cols = st.columns(4)
-    cols[0].metric("Brand", facts.get("brand") or "-")
-    cols[1].metric("Category", facts.get("category") or "-")
+    cols[0].metric("Brand", _text(facts.get("brand")))
+    cols[1].metric("Category", _text(facts.get("category")))
     cols[2].metric("Mean price", f"{facts['price']:.2f}")
-    cols[3].metric("Name", facts.get("name") or "-")
+    cols[3].metric("Name", _text(facts.get("name")))
     cols = st.columns(3)
     cols[0].metric(
         "Reviews", "-" if facts["review_count"] is None else facts["review_count"]
@@ -342,30 +346,18 @@ def _evaluation_chart(
 def _quality(out: ProjectOutputs) -> None:
     """The data-quality report: rows in, clean and rejected by reason per table."""
     report = out.report("data_quality_report")
-    rows = []
-    for table, facts in report["tables"].items():
-        for reason, count in (facts.get("rejected_by_check") or {}).items():
-            rows.append(
-                {
-                    "table": table,
-                    "rows in": facts.get("rows_in"),
-                    "clean": facts.get("clean"),
-                    "rejected": facts.get("rejected"),
-                    "reason": reason,
-                    "rows": count,
-                }
-            )
-        if not facts.get("rejected_by_check"):
-            rows.append(
-                {
-                    "table": table,
-                    "rows in": facts.get("rows_in"),
-                    "clean": facts.get("clean"),
-                    "rejected": facts.get("rejected"),
-                    "reason": "-",
-                    "rows": 0,
-                }
-            )
+    rows = [
+        {
+            "table": table,
+            "rows in": facts.get("rows_in"),
+            "clean": facts.get("clean"),
+            "rejected": facts.get("rejected"),
+            "reason": reason,
+            "rows": count,
+        }
+        for table, facts in report["tables"].items()
+        for reason, count in (facts.get("rejected_by_check") or {"-": 0}).items()
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 

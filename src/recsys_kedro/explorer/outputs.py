@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from recsys_kedro.recommend.scoring import NeighbourIndex, Popularity, recommend
 
@@ -111,16 +112,8 @@ class ProjectOutputs:
         uri, options = self.tables[name]
         try:
             return DeltaTable(uri, storage_options=options or None)
-        except Exception as exc:  # noqa: BLE001 - delta-rs raises several kinds
-            if (
-                "no log files" in str(exc).lower()
-                or "not a delta table" in str(exc).lower()
-                or not _exists_local(uri)
-            ):
-                raise OutputMissing(
-                    f"The table {name}", TABLES[name], self.env
-                ) from exc
-            raise
+        except TableNotFoundError as exc:  # no folder, or a folder without a log
+            raise OutputMissing(f"The table {name}", TABLES[name], self.env) from exc
 
     def _dataset(self, name: str) -> pads.Dataset:
         """The table's current files (what its Delta log says, not the folder)."""
@@ -229,8 +222,7 @@ class ProjectOutputs:
         mask = products["name"].fillna("").str.lower().str.contains(
             lower, regex=False
         ) | products["brand"].fillna("").str.lower().str.contains(lower, regex=False)
-        if "product_id_reviews" in products:
-            mask |= products["product_id_reviews"].fillna("").str.lower() == lower
+        mask |= products["product_id_reviews"].fillna("").str.lower() == lower
         found = products[mask]
         views = self.table("product_event_features").set_index("product_id")["views"]
         order = found["product_id"].map(views).fillna(0).to_numpy()
@@ -354,7 +346,7 @@ class ProjectOutputs:
         if self.weight_transform == "log1p":
             return np.log1p(summed)
         if self.weight_transform == "binary":
-            return summed * 0 + 1.0
+            return pd.Series(1.0, index=summed.index)
         return summed
 
     def what_came_next(
@@ -418,13 +410,6 @@ class ProjectOutputs:
 def _product_label(name: Any, product_id: int) -> str:
     """``name (id)``, or the id alone for a product without a name."""
     return f"{name} ({product_id})" if isinstance(name, str) else str(product_id)
-
-
-def _exists_local(uri: str) -> bool:
-    """Whether a local table folder exists (an object-store URI: assumed to)."""
-    if "://" in uri and not uri.startswith("file://"):
-        return True
-    return Path(uri.removeprefix("file://")).exists()
 
 
 def load_outputs(project_path: Path, env: str | None = None) -> ProjectOutputs:
