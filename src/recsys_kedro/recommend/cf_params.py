@@ -29,6 +29,13 @@ class AlsParams(_Strict):
     candidates: int = Field(
         50, ge=0, description="Extra items asked of ALS so exclusions still leave k."
     )
+    max_users: int | None = Field(
+        200_000,
+        ge=1,
+        description="Users ALS is fitted on, at most: every evaluated user, then a "
+        "seeded hash sample of the other training users up to this many; null: all. "
+        "Keeps the fit's cost flat above this size.",
+    )
 
 
 EvaluatedModel = Literal[

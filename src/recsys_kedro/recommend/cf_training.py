@@ -31,6 +31,7 @@ from recsys_kedro.evaluation.ranking import (
     summarise_metrics,
 )
 from recsys_kedro.recommend.cf_params import CfParams
+from recsys_kedro.recommend.factors import top_items
 from recsys_kedro.recommend.quality import check_recommendations
 from recsys_kedro.recommend.scoring import (
     NeighbourIndex,
@@ -571,6 +572,44 @@ def _recent_popular(train_events: DataFrame, cutoff: Any, cfg: CfParams) -> Data
     return popular_products(recent, cfg)
 
 
+def _als_fit_sample(
+    ratings: DataFrame, users: DataFrame, max_users: int | None, seed: int
+) -> DataFrame:
+    """The ratings of at most ``max_users`` users: every evaluated user's, then those of
+    a seeded hash sample of the others (each kept with the same probability).
+
+    ALS's fit costs time in proportion to the ratings it sees; above ``max_users``
+    training users this keeps it flat, while every evaluated user still gets factors
+    of their own.
+    """
+    if max_users is None:
+        return ratings
+    everyone = ratings.select("user_id").distinct()
+    marked = users.select("user_id").distinct().withColumn("_evaluated", F.lit(1))
+    counts = (
+        everyone.join(marked, "user_id", "left")
+        .agg(F.count("*").alias("total"), F.count("_evaluated").alias("evaluated"))
+        .first()
+    )
+    total, evaluated = counts["total"], counts["evaluated"]
+    if total <= max_users:
+        return ratings
+    share = max(max_users - evaluated, 0) / max(total - evaluated, 1)
+    bits = F.xxhash64("user_id", F.lit(seed)).bitwiseAND(F.lit((1 << 53) - 1))
+    draw = bits.cast("double") / float(1 << 53)
+    others = everyone.join(users, "user_id", "left_anti").where(draw < share)
+    kept = users.select("user_id").unionByName(others)
+    logger.info(
+        "ALS is fitted on the %d evaluated users and about %d of the other %d training "
+        "users (cf.evaluation.als.max_users %d)",
+        evaluated,
+        round(share * (total - evaluated)),
+        total - evaluated,
+        max_users,
+    )
+    return ratings.join(kept, "user_id", "left_semi")
+
+
 def _als_recommendations(
     ratings: DataFrame, users: DataFrame, excluded: DataFrame, cfg: CfParams
 ) -> DataFrame:
@@ -592,6 +631,7 @@ def _als_recommendations(
             f"in [{min(bounds[2], bounds[3])}, {max(bounds[0], bounds[1])}]. Leave "
             "'als' out of cf.evaluation.models for this data"
         )
+    ratings = _als_fit_sample(ratings, users, ev.als.max_users, ev.als.seed)
     als = ALS(
         rank=ev.als.rank,
         maxIter=ev.als.max_iter,
@@ -611,15 +651,14 @@ def _als_recommendations(
             F.col("weight").cast("float").alias("weight"),
         )
     )
-    subset = users.select(F.col("user_id").cast("int").alias("user"))
-    raw = model.recommendForUserSubset(subset, ev.k + ev.als.candidates).select(
-        F.col("user").cast("bigint").alias("user_id"),
-        F.posexplode("recommendations").alias("pos", "rec"),
+    subset = model.userFactors.join(
+        users.select(F.col("user_id").cast("int").alias("id")), "id", "left_semi"
     )
+    raw = top_items(subset, model.itemFactors, ev.k + ev.als.candidates)
     kept = raw.select(
-        "user_id",
+        F.col("user").cast("bigint").alias("user_id"),
         "pos",
-        F.col("rec.item").cast("bigint").alias("product_id"),
+        F.col("item").cast("bigint").alias("product_id"),
     ).join(excluded, ["user_id", "product_id"], "left_anti")
     order = Window.partitionBy("user_id").orderBy("pos")
     return kept.withColumn("rank", F.row_number().over(order)).where(

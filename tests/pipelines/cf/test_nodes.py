@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
 from recsys_kedro.recommend.cf_training import (
     InteractionError,
+    _als_fit_sample,
     build_interactions,
     item_similarities,
     popular_products,
@@ -256,3 +259,29 @@ def test_quality_checks_on_user_tables(spark):
             ok.drop("source"), "u", "user_id", "product_id", group_by_source=True
         )
     assert ok.where(F.col("score") > 1).count() == 0
+
+
+def test_als_is_fitted_on_every_evaluated_user_and_a_sample_up_to_max_users(spark):
+    rng = np.random.default_rng(0)
+    n_users, evaluated, cap = 20_000, 1_000, 5_000
+    ratings = pd.DataFrame(
+        {
+            "user_id": np.repeat(np.arange(n_users, dtype="int64"), 2),
+            "product_id": rng.integers(0, 50, 2 * n_users),
+            "weight": 1.0,
+        }
+    )
+    frame = spark.createDataFrame(ratings)
+    users = spark.createDataFrame(
+        pd.DataFrame({"user_id": np.arange(0, n_users, n_users // evaluated)})
+    )
+    kept = _als_fit_sample(frame, users, cap, seed=42).toPandas()
+    per_user = kept.groupby("user_id").size()
+    # every evaluated user, with all their ratings; no user cut in half
+    assert set(range(0, n_users, n_users // evaluated)) <= set(per_user.index)
+    assert (per_user == 2).all()
+    # the others: 19,000 users each kept with p = 4,000 / 19,000 (sd of the count ~56)
+    assert abs(len(per_user) - cap) < 300
+    # at or under the cap, and with the cap off, every rating stays
+    assert _als_fit_sample(frame, users, n_users, seed=42).count() == 2 * n_users
+    assert _als_fit_sample(frame, users, None, seed=42).count() == 2 * n_users
