@@ -32,8 +32,9 @@ class AlsParams(_Strict):
     max_users: int | None = Field(
         200_000,
         ge=1,
-        description="Users ALS is fitted on, at most: every evaluated user, then a "
-        "seeded hash sample of the other training users up to this many; null: all. "
+        description="Users ALS is fitted on: every evaluated user (even above this), "
+        "then a seeded hash sample of the other training users up to this many; null: "
+        "all. "
         "Keeps the fit's cost flat above this size.",
     )
 

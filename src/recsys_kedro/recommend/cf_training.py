@@ -575,8 +575,9 @@ def _recent_popular(train_events: DataFrame, cutoff: Any, cfg: CfParams) -> Data
 def _als_fit_sample(
     ratings: DataFrame, users: DataFrame, max_users: int | None, seed: int
 ) -> DataFrame:
-    """The ratings of at most ``max_users`` users: every evaluated user's, then those of
-    a seeded hash sample of the others (each kept with the same probability).
+    """The ratings of every evaluated user (all of them, even where they alone exceed
+    ``max_users``) and of a seeded hash sample of the other training users that fills
+    up to ``max_users`` (each kept with the same probability).
 
     ALS's fit costs time in proportion to the ratings it sees; above ``max_users``
     training users this keeps it flat, while every evaluated user still gets factors
