@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,7 +92,7 @@ def test_batch_frame():
             "excluded": [[], None],
         }
     )
-    out = recommend_batch(users, INDEX, POPULAR, 2)
+    out = recommend_batch(users, INDEX, POPULAR, 2).to_pandas()
     assert out.to_dict("list") == {
         "user_id": [10, 10, 11, 11],
         "rank": [1, 2, 1, 2],
@@ -98,7 +100,7 @@ def test_batch_frame():
         "score": pytest.approx([0.65, 0.375, 1.0, 0.6]),
         "source": ["item_cosine", "item_cosine", "popular", "popular"],
     }
-    empty = recommend_batch(users.iloc[:0], INDEX, POPULAR, 2)
+    empty = recommend_batch(users.iloc[:0], INDEX, POPULAR, 2).to_pandas()
     assert list(empty.columns) == ["user_id", "rank", "product_id", "score", "source"]
     assert len(empty) == 0
 
@@ -125,3 +127,135 @@ def test_repeat_baseline_and_blend_by_hand():
     plain = recommend(history, weights, np.array([]), INDEX, POPULAR, 3)
     blended = recommend(history, weights, np.array([]), INDEX, POPULAR, 3, own, 0.0)
     assert all((a == b).all() for a, b in zip(plain, blended, strict=True))
+
+
+def _reference(user, neighbours, popular, k, repeat_weight):
+    """The scoring rule written out per candidate in plain Python, in exact fractions
+    (no numpy, no rounding: equal scores tie exactly)."""
+    history, weights, excluded, own, own_scores = user
+    repeat_weight = Fraction(repeat_weight)
+    used = [(h, Fraction(w)) for h, w in zip(history, weights, strict=True) if w > 0]
+    total = sum((w for _, w in used), Fraction(0))
+    cf: dict[int, Fraction] = {}
+    rep: dict[int, Fraction] = {}
+    if repeat_weight < 1:
+        for h, w in used:
+            for rec, sim in neighbours.get(h, []):
+                cf[rec] = cf.get(rec, 0) + Fraction(sim) * w / total * (
+                    1 - repeat_weight
+                )
+    if repeat_weight > 0:
+        mine = [(p, Fraction(s)) for p, s in zip(own, own_scores, strict=True) if s > 0]
+        largest = max((s for _, s in mine), default=1)
+        for p, s in mine:
+            rep[p] = rep.get(p, 0) + s / largest * repeat_weight
+    scored = []
+    for c in set(cf) | set(rep):
+        value = cf.get(c, 0) + rep.get(c, 0)
+        if c not in excluded and value > 0:
+            source = "repeat" if rep.get(c, 0) > cf.get(c, 0) else "item_cosine"
+            scored.append((-value, c, source))
+    scored.sort()
+    out = [(c, float(min(-v, 1)), s) for v, c, s in scored[:k]]
+    shown = {c for c, _, _ in out} | set(excluded)
+    for pid, score in popular:
+        if len(out) == k:
+            break
+        if pid not in shown:
+            out.append((pid, score, "popular"))
+    return out
+
+
+@pytest.mark.parametrize("repeat_weight", [0.0, 0.25, 1.0])
+def test_batch_matches_the_rule_written_per_candidate(repeat_weight):
+    rng = np.random.default_rng(7)
+    products = np.arange(100, 160)
+    # few distinct similarity values, so that many candidates tie
+    neighbours = {
+        int(p): [
+            (int(r), float(s))
+            for r, s in zip(
+                rng.choice(products, size=rng.integers(0, 8), replace=False),
+                rng.choice([0.25, 0.5, 1.0], size=8),
+                strict=False,
+            )
+        ]
+        for p in products[:50]
+    }
+    long = pd.DataFrame(
+        [
+            (p, rank, r, s)
+            for p, recs in neighbours.items()
+            for rank, (r, s) in enumerate(sorted(recs, key=lambda t: -t[1]), start=1)
+        ],
+        columns=["product_id", "rank", "rec_product_id", "score"],
+    )
+    neighbours = {
+        p: sorted(recs, key=lambda t: -t[1]) for p, recs in neighbours.items()
+    }
+    popular = [
+        (int(p), 1.0 / (i + 1)) for i, p in enumerate(rng.permutation(products)[:12])
+    ]
+    index = NeighbourIndex.from_long(long)
+    fallback = Popularity.from_frame(
+        pd.DataFrame(
+            {
+                "product_id": [p for p, _ in popular],
+                "rank": range(1, len(popular) + 1),
+                "score": [s for _, s in popular],
+            }
+        )
+    )
+    users = []
+    for _ in range(300):
+        # short histories, and long ones whose many candidates go through the
+        # partition of rows longer than k + their excluded products
+        size = int(rng.integers(0, 6) if rng.random() < 0.7 else rng.integers(6, 40))
+        history = rng.choice(products, size=size).tolist()  # repeats and unknowns
+        weights = rng.choice([-1.0, 0.0, 1.0, 2.0, 3.0], size=size).tolist()
+        excluded = rng.choice(products, size=int(rng.integers(0, 10))).tolist()
+        own = rng.choice(products, size=int(rng.integers(0, 4))).tolist()
+        own_scores = rng.choice([0.0, 0.5, 2.0], size=len(own)).tolist()
+        users.append((history, weights, excluded, own, own_scores))
+    frame = pd.DataFrame(
+        users,
+        columns=["products", "weights", "excluded", "repeat_products", "repeat_scores"],
+    )
+    frame.insert(0, "user_id", np.arange(len(users)) + 1000)
+    out = recommend_batch(frame, index, fallback, 6, repeat_weight).to_pandas()
+    for user_id, user in zip(frame["user_id"], users, strict=True):
+        want = _reference(user, neighbours, popular, 6, repeat_weight)
+        got = out[out["user_id"] == user_id]
+        assert got["rank"].tolist() == list(range(1, len(want) + 1))
+        assert got["product_id"].tolist() == [c for c, _, _ in want]
+        assert got["score"].tolist() == pytest.approx([s for _, s, _ in want])
+        assert got["source"].tolist() == [s for _, _, s in want]
+
+
+def test_batch_input_errors():
+    good = [1, 2]
+    frame = pd.DataFrame(
+        {
+            "user_id": [1],
+            "products": [good],
+            "weights": [[1.0]],  # one weight for two products
+            "excluded": [[]],
+        }
+    )
+    with pytest.raises(ValueError, match="as many weights as products"):
+        recommend_batch(frame, INDEX, POPULAR, 2)
+    frame["weights"] = [[1.0, 2.0]]
+    frame["excluded"] = [[3, None]]
+    with pytest.raises(ValueError, match="1 null values inside the lists"):
+        recommend_batch(frame, INDEX, POPULAR, 2)
+    frame["excluded"] = [[3]]
+    with pytest.raises(ValueError, match=r"lacks the columns \['repeat_scores'\]"):
+        recommend_batch(frame.assign(repeat_products=[[1]]), INDEX, POPULAR, 2, 0.5)
+    with pytest.raises(ValueError, match="as many repeat scores as repeat products"):
+        recommend_batch(
+            frame.assign(repeat_products=[[1]], repeat_scores=[[]]),
+            INDEX,
+            POPULAR,
+            2,
+            0.5,
+        )

@@ -2,7 +2,7 @@
 
 ``events_clean`` -> engagement-weighted interactions (user or session x product) ->
 top-N cosine neighbours per product (blockwise ``sparse_dot_topn`` inside Spark tasks) ->
-per-user recommendations (``mapInPandas`` over user partitions, neighbour lists
+per-user recommendations (``mapInArrow`` over user partitions, neighbour lists
 broadcast) with a popularity fallback. A second instance of the fitting nodes runs on
 the events before a global time cut-off and is compared with popularity and Spark ML
 ALS on the period after it.
@@ -425,7 +425,8 @@ def score_users(
     """Per-user top-k, distributed over user partitions.
 
     The neighbour lists (products x N, bounded by the catalog, not by users or events)
-    and the popular list are broadcast; each task scores its users in pandas.
+    and the popular list are broadcast; each task scores its users' Arrow batches in
+    whole-array operations (:func:`recsys_kedro.recommend.scoring.recommend_batch`).
 
     Args:
         user_history: ``user_id, products, weights, excluded`` (and ``repeat_products,
@@ -448,7 +449,7 @@ def score_users(
         for batch in batches:
             yield recommend_batch(batch, idx, pop, k, repeat_weight)
 
-    return user_history.mapInPandas(score, USER_REC_SCHEMA)
+    return user_history.mapInArrow(score, USER_REC_SCHEMA)
 
 
 def recommend_for_users(

@@ -28,6 +28,10 @@ def check_recommendations(
 ) -> int:
     """Checks a long recommendation table and returns its row count.
 
+    One Spark job screens the table for every rule at once
+    (:func:`screen_recommendations`); only where it finds a suspect does each rule's
+    own query run, to count the offending rows and show some.
+
     Rules: non-empty; the expected columns; no null ``key``/``item``/``rank``/``score``;
     no item twice for one key and no rank twice; scores in [0, 1]; scores not increasing
     with rank (within one ``source`` when ``group_by_source``, where every
@@ -57,11 +61,15 @@ def check_recommendations(
         raise RecommendationQualityError(
             f"{table}: missing columns {missing}; has {frame.columns}"
         )
-    rows = frame.count()
+    rows, suspects = screen_recommendations(
+        frame, key, item, group_by_source, forbid_self
+    )
     if rows == 0:
         if allow_empty:
             return 0
         raise RecommendationQualityError(f"{table}: is empty")
+    if not any(suspects.values()):
+        return rows
     col = F.col
     order_key = [key, "source"] if group_by_source else [key]
     prev = F.lag("score").over(Window.partitionBy(*order_key).orderBy("rank"))
@@ -116,3 +124,84 @@ def check_recommendations(
         if count:
             _fail(table, rule, bad, count)
     return rows
+
+
+def screen_recommendations(
+    frame: DataFrame,
+    key: str,
+    item: str,
+    group_by_source: bool = False,
+    forbid_self: bool = False,
+) -> tuple[int, dict[str, int]]:
+    """Counts the table's rows and, per rule of :func:`check_recommendations`, the keys
+    that may break it, in one aggregation over the keys (one shuffle).
+
+    A key is a suspect where it has a bad row (a null, a score outside [0, 1], itself
+    as item), fewer distinct items or ranks than rows, a score above the previous one
+    of its source in rank order, or a personalised row after a popular one. The screen
+    may flag a key that the rule's own query then clears (a null item also counts as a
+    duplicate); it never misses one.
+
+    Args:
+        frame: The table (``key, rank, item, score[, source]``).
+        key: The column recommendations are for.
+        item: The recommended product's column.
+        group_by_source: Whether the table has a ``source`` column ordering its rows.
+        forbid_self: Whether ``key == item`` is an error.
+
+    Returns:
+        The number of rows and the suspect keys per rule (``rows``, ``duplicates``,
+        ``order``, ``sources``).
+    """
+    col = F.col
+    bad_row = (
+        col(key).isNull()
+        | col(item).isNull()
+        | col("rank").isNull()
+        | col("score").isNull()
+        | F.isnan("score")
+        | (col("score") < 0)
+        | (col("score") > 1)
+    )
+    if forbid_self:
+        bad_row = bad_row | (col(key) == col(item))
+    fields = ["rank", "score"] + (["source"] if group_by_source else [])
+    aggregates = [
+        F.count("*").alias("n"),
+        F.max(F.coalesce(bad_row, F.lit(True)).cast("int")).alias("bad_row"),
+        F.size(F.collect_set(item)).alias("items"),
+        F.size(F.collect_set("rank")).alias("ranks"),
+        F.array_sort(F.collect_list(F.struct(*fields))).alias("entries"),
+    ]
+    if group_by_source:
+        aggregates += [
+            F.max(F.when(col("source") != "popular", col("rank"))).alias("last_cf"),
+            F.min(F.when(col("source") == "popular", col("rank"))).alias("first_pop"),
+        ]
+    per_key = frame.groupBy(key).agg(*aggregates)
+    entries = col("entries")
+
+    def rises(i):
+        current = F.element_at(entries, i)
+        earlier = F.slice(entries, 1, i - 1)
+        if group_by_source:
+            earlier = F.filter(earlier, lambda e: e["source"] == current["source"])
+        previous = F.try_element_at(earlier, F.lit(-1))
+        return F.coalesce(previous["score"] < current["score"], F.lit(False))
+
+    unsorted = F.when(
+        F.size(entries) >= 2,
+        F.exists(F.sequence(F.lit(2), F.size(entries)), rises),
+    ).otherwise(F.lit(False))
+    flags = {
+        "rows": col("bad_row") == 1,
+        "duplicates": (col("items") != col("n")) | (col("ranks") != col("n")),
+        "order": unsorted,
+    }
+    if group_by_source:
+        flags["sources"] = F.coalesce(col("last_cf") > col("first_pop"), F.lit(False))
+    totals = per_key.agg(
+        F.sum("n").alias("n"),
+        *[F.sum(flag.cast("long")).alias(name) for name, flag in flags.items()],
+    ).first()
+    return int(totals["n"] or 0), {name: int(totals[name] or 0) for name in flags}

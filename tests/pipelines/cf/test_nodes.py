@@ -21,6 +21,7 @@ from recsys_kedro.recommend.cf_training import (
 from recsys_kedro.recommend.quality import (
     RecommendationQualityError,
     check_recommendations,
+    screen_recommendations,
 )
 
 # Three users; product vectors over (u1, u2, u3) with raw weights (view 1, cart 3, ...):
@@ -259,6 +260,51 @@ def test_quality_checks_on_user_tables(spark):
             ok.drop("source"), "u", "user_id", "product_id", group_by_source=True
         )
     assert ok.where(F.col("score") > 1).count() == 0
+
+
+@pytest.mark.integration  # several seconds: left out of make test-fast
+def test_the_one_job_screen_flags_exactly_the_broken_keys(spark):
+    rows = [
+        # user 1: fine (the popular fill may score above the personalised rows)
+        (1, 1, 5, 0.2, "item_cosine"),
+        (1, 2, 6, 0.1, "item_cosine"),
+        (1, 3, 7, 0.9, "popular"),
+        (1, 4, 8, 0.8, "popular"),
+        # user 2: its item_cosine rows rise from rank 1 to rank 3 (not adjacent)
+        (2, 1, 5, 0.2, "item_cosine"),
+        (2, 2, 6, 0.9, "popular"),
+        (2, 3, 7, 0.3, "item_cosine"),
+        # user 3: product 5 twice; user 4: rank 1 twice
+        (3, 1, 5, 0.5, "item_cosine"),
+        (3, 2, 5, 0.4, "item_cosine"),
+        (4, 1, 5, 0.5, "item_cosine"),
+        (4, 1, 6, 0.4, "item_cosine"),
+        # user 5: a score above 1 and a null product
+        (5, 1, 5, 1.5, "item_cosine"),
+        (5, 2, None, 0.4, "item_cosine"),
+    ]
+    n, suspects = screen_recommendations(
+        _recs(spark, rows, True), "user_id", "product_id", group_by_source=True
+    )
+    # user 2 also ranks a personalised row after a popular one. Flagged beyond their
+    # own rule (the rules' queries then clear them): user 5's null product is one
+    # distinct product fewer than its rows, user 4's tied ranks sort 0.4 before 0.5.
+    assert (n, suspects) == (
+        13,
+        {"rows": 1, "duplicates": 3, "order": 2, "sources": 1},
+    )
+    n, suspects = screen_recommendations(
+        _recs(spark, rows[:4], True), "user_id", "product_id", group_by_source=True
+    )
+    assert (n, suspects) == (4, {"rows": 0, "duplicates": 0, "order": 0, "sources": 0})
+    # without sources, every row of a key is one sequence
+    _, suspects = screen_recommendations(
+        _recs(spark, [(1, 1, 2, 0.5), (1, 2, 3, 0.6), (2, 1, 2, 0.5)]),
+        "product_id",
+        "rec_product_id",
+        forbid_self=True,
+    )
+    assert suspects == {"rows": 1, "duplicates": 0, "order": 1}
 
 
 def test_als_is_fitted_on_every_evaluated_user_and_a_sample_up_to_max_users(spark):

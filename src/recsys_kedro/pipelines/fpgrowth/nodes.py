@@ -30,8 +30,9 @@ from recsys_kedro.evaluation.ranking import (
     summarise_metrics,
 )
 from recsys_kedro.pipelines.fpgrowth.crosssell import (
+    HYBRID_POOL,
     RuleIndex,
-    cf_scores,
+    cf_scores_batch,
     recommend_by_rules,
     recommend_hybrid,
 )
@@ -389,16 +390,23 @@ def _score_sessions(
         rules, index, popular = shipped()
         for batch in batches:
             users, ranks, ids, scores = [], [], [], []
-            for session, query in zip(batch["session_id"], batch["query"], strict=True):
-                basket = {int(x) for x in query}
+            baskets = [{int(x) for x in query} for query in batch["query"]]
+            by_cf = [None] * len(baskets)
+            if model in ("item_cosine", "hybrid"):
+                pool = k if model == "item_cosine" else HYBRID_POOL
+                by_cf = cf_scores_batch(baskets, index, pool)
+            for session, basket, top in zip(
+                batch["session_id"], baskets, by_cf, strict=True
+            ):
                 if model == "rules":
                     rec, val = recommend_by_rules(basket, rules, k)
                 elif model == "item_cosine":
-                    top = cf_scores(basket, index, k)
                     rec = np.array(list(top), dtype=np.int64)
                     val = np.array(list(top.values()), dtype=np.float64)
                 elif model == "hybrid":
-                    rec, val = recommend_hybrid(basket, rules, index, weight, k)
+                    rec, val = recommend_hybrid(
+                        basket, rules, index, weight, k, HYBRID_POOL, top
+                    )
                 else:
                     keep = ~np.isin(popular.product_ids, list(basket))
                     rec, val = popular.product_ids[keep][:k], popular.scores[keep][:k]
