@@ -7,9 +7,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 METRICS = [
     "hit_rate",
@@ -35,6 +39,12 @@ def per_user_metrics(
     divided by min(|rel|, k). A user with no recommendation from a model counts as all
     misses for it.
 
+    Each (model, user)'s top ``k`` and each (segment, user)'s relevant products are
+    gathered into arrays first (one shuffle of the recommendations, one of the relevant
+    rows), joined per (model, segment, user) and scored in numpy inside the tasks
+    (``mapInArrow``), so no shuffle or window runs over the (recommendation x segment)
+    rows.
+
     Args:
         recommendations: ``model, user_id, rank, product_id`` (rank 1 = best).
         relevant: ``segment, user_id, product_id``: what each evaluated user engaged with
@@ -45,80 +55,122 @@ def per_user_metrics(
             its users, all misses).
 
     Returns:
-        ``model, segment, user_id, n_relevant`` and the five metrics (lazy).
+        ``model, segment, user_id, n_relevant``, the five metrics and ``top_products``
+        (the user's top ``k`` in rank order, for :func:`summarise_metrics`' coverage)
+        (lazy).
     """
     rel = relevant.select("segment", "user_id", "product_id").distinct()
-    users = rel.groupBy("segment", "user_id").agg(F.count("*").alias("n_relevant"))
-    top = recommendations.where(F.col("rank") <= k).select(
-        "model", "user_id", "rank", "product_id"
+    users = rel.groupBy("segment", "user_id").agg(
+        F.collect_list("product_id").alias("rel")
     )
-    hits = (
-        top.join(users.select("segment", "user_id"), "user_id")
-        .join(
-            rel.withColumn("hit", F.lit(1)),
-            ["segment", "user_id", "product_id"],
-            "left",
-        )
-        .withColumn("hit", F.coalesce("hit", F.lit(0)))
-    )
-    cum = F.sum("hit").over(
-        Window.partitionBy("model", "segment", "user_id")
-        .orderBy("rank")
-        .rowsBetween(Window.unboundedPreceding, 0)
-    )
-    per = (
-        hits.withColumn("cum_hits", cum)
-        .groupBy("model", "segment", "user_id")
-        .agg(
-            F.sum("hit").alias("hits"),
-            F.sum(F.col("hit") / F.log2(F.col("rank") + 1)).alias("dcg"),
-            F.sum(F.when(F.col("hit") == 1, F.col("cum_hits") / F.col("rank"))).alias(
-                "ap_sum"
-            ),
-        )
+    top = (
+        recommendations.where(F.col("rank") <= k)
+        .groupBy("model", "user_id")
+        .agg(F.array_sort(F.collect_list(F.struct("rank", "product_id"))).alias("top"))
     )
     spark = recommendations.sparkSession
     grid = users.crossJoin(
         spark.createDataFrame([(m,) for m in models], "model string")
     )
-    scored = grid.join(per, ["model", "segment", "user_id"], "left").fillna(
-        0, subset=["hits", "dcg", "ap_sum"]
+    joined = grid.join(top, ["model", "user_id"], "left").select(
+        "model", "segment", "user_id", "rel", "top"
     )
-    ideal_hits = F.least(F.col("n_relevant"), F.lit(k))
-    idcg = F.aggregate(
-        F.sequence(F.lit(1), ideal_hits),
-        F.lit(0.0),
-        lambda acc, r: acc + 1.0 / F.log2(r + 1),
-    )
-    return scored.select(
-        "model",
-        "segment",
-        "user_id",
-        "n_relevant",
-        (F.col("hits") > 0).cast("double").alias("hit_rate"),
-        (F.col("hits") / k).alias("precision"),
-        (F.col("hits") / F.col("n_relevant")).alias("recall"),
-        (F.col("dcg") / idcg).alias("ndcg"),
-        (F.col("ap_sum") / ideal_hits).alias("map"),
+    return joined.mapInArrow(
+        lambda batches: (_score_batch(b, k) for b in batches), PER_USER_SCHEMA
     )
 
 
-def summarise_metrics(
-    per_user: DataFrame,
-    recommendations: DataFrame,
-    relevant: DataFrame,
-    k: int,
-    catalog_size: int,
-) -> pd.DataFrame:
+PER_USER_SCHEMA = T.StructType(
+    [
+        T.StructField("model", T.StringType()),
+        T.StructField("segment", T.StringType()),
+        T.StructField("user_id", T.LongType()),
+        T.StructField("n_relevant", T.LongType()),
+        *[T.StructField(m, T.DoubleType()) for m in USER_METRICS],
+        T.StructField("top_products", T.ArrayType(T.LongType())),
+    ]
+)
+
+
+def _score_batch(batch: pa.RecordBatch, k: int) -> pa.RecordBatch:
+    """The metrics of a batch of (model, segment, user) rows, in whole-array numpy.
+
+    Args:
+        batch: ``model, segment, user_id, rel`` (the relevant products) and ``top``
+            (``rank, product_id`` structs in rank order; null: no recommendation).
+        k: Cut-off.
+
+    Returns:
+        The rows of :data:`PER_USER_SCHEMA`.
+    """
+    n = batch.num_rows
+    top = batch.column("top")
+    top_len = pc.fill_null(pc.list_value_length(top), 0).to_numpy().astype(np.int64)
+    entries = pc.list_flatten(top)
+    ranks = entries.field("rank").to_numpy(zero_copy_only=False).astype(np.float64)
+    products = entries.field("product_id").to_numpy(zero_copy_only=False)
+    rel = batch.column("rel")
+    rel_len = pc.fill_null(pc.list_value_length(rel), 0).to_numpy().astype(np.int64)
+    relevant = pc.list_flatten(rel).to_numpy(zero_copy_only=False)
+    top_rows = np.repeat(np.arange(n), top_len)
+    codes, inverse = np.unique(
+        np.concatenate([products, relevant]), return_inverse=True
+    )
+    keys = (
+        np.concatenate([top_rows, np.repeat(np.arange(n), rel_len)])
+        * max(len(codes), 1)
+        + inverse.ravel()
+    )
+    hit = np.isin(keys[: len(products)], keys[len(products) :]).astype(np.float64)
+    hits = np.bincount(top_rows, weights=hit, minlength=n)
+    dcg = np.bincount(top_rows, weights=hit / np.log2(ranks + 1), minlength=n)
+    # hits up to each entry, counted within its row
+    running = np.concatenate([[0.0], np.cumsum(hit)])
+    starts = np.cumsum(top_len) - top_len
+    within = running[1:] - np.repeat(running[starts], top_len)
+    ap_sum = np.bincount(top_rows, weights=hit * within / ranks, minlength=n)
+    ideal_hits = np.minimum(rel_len, k)
+    idcg = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
+    offsets = np.concatenate([[0], np.cumsum(top_len)]).astype(np.int32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns = {
+            "hit_rate": (hits > 0).astype(np.float64),
+            "precision": hits / k,
+            "recall": hits / rel_len,
+            "ndcg": dcg / idcg[ideal_hits],
+            "map": ap_sum / ideal_hits,
+        }
+    return pa.RecordBatch.from_arrays(
+        [
+            batch.column("model"),
+            batch.column("segment"),
+            batch.column("user_id").cast(pa.int64()),
+            pa.array(rel_len, pa.int64()),
+            *[pa.array(columns[m], pa.float64()) for m in USER_METRICS],
+            pa.ListArray.from_arrays(
+                pa.array(offsets), pa.array(products.astype(np.int64), pa.int64())
+            ),
+        ],
+        schema=pa.schema(
+            [
+                ("model", pa.string()),
+                ("segment", pa.string()),
+                ("user_id", pa.int64()),
+                ("n_relevant", pa.int64()),
+                *[(m, pa.float64()) for m in USER_METRICS],
+                ("top_products", pa.list_(pa.int64())),
+            ]
+        ),
+    )
+
+
+def summarise_metrics(per_user: DataFrame, catalog_size: int) -> pd.DataFrame:
     """Means of :func:`per_user_metrics` and catalog coverage, per model and segment.
 
     Coverage = distinct products in the top ``k`` of the segment's users / ``catalog_size``.
 
     Args:
         per_user: :func:`per_user_metrics`.
-        recommendations: ``model, user_id, rank, product_id``.
-        relevant: ``segment, user_id, product_id``.
-        k: Cut-off.
         catalog_size: Products that could have been recommended.
 
     Returns:
@@ -127,12 +179,12 @@ def summarise_metrics(
     means = per_user.groupBy("model", "segment").agg(
         F.count("*").alias("users"), *[F.avg(m).alias(m) for m in USER_METRICS]
     )
-    users = relevant.select("segment", "user_id").distinct()
+    # exploded within each task and de-duplicated there before any shuffle
     covered = (
-        recommendations.where(F.col("rank") <= k)
-        .join(users, "user_id")
+        per_user.select("model", "segment", F.explode("top_products").alias("p"))
+        .distinct()
         .groupBy("model", "segment")
-        .agg(F.countDistinct("product_id").alias("covered"))
+        .agg(F.count("*").alias("covered"))
     )
     table = means.join(covered, ["model", "segment"], "left").toPandas()
     table["catalog_coverage"] = (
@@ -166,7 +218,7 @@ def ranking_metrics(
     )
     rel = relevant.select(F.lit("all").alias("segment"), "user_id", "product_id")
     per_user = per_user_metrics(recs, rel, k, ["m"])
-    table = summarise_metrics(per_user, recs, rel, k, catalog_size)
+    table = summarise_metrics(per_user, catalog_size)
     if table.empty:
         return {name: 0.0 for name in METRICS}
     row = table.iloc[0]

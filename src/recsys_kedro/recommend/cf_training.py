@@ -874,7 +874,7 @@ def evaluate_recommenders(
         per_user_metrics(all_recs, relevant, ev.k, list(ev.models))
     )
     catalog_size = train_interactions.select("product_id").distinct().count()
-    summary = summarise_metrics(per_user, all_recs, relevant, ev.k, catalog_size)
+    summary = summarise_metrics(per_user, catalog_size)
     # every model and segment gets a row; one no user falls in (short data) has 0
     # users and no metric, not a misleading 0
     grid = pd.MultiIndex.from_product(

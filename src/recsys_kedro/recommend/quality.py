@@ -137,10 +137,13 @@ def screen_recommendations(
     that may break it, in one aggregation over the keys (one shuffle).
 
     A key is a suspect where it has a bad row (a null, a score outside [0, 1], itself
-    as item), fewer distinct items or ranks than rows, a score above the previous one
-    of its source in rank order, or a personalised row after a popular one. The screen
-    may flag a key that the rule's own query then clears (a null item also counts as a
-    duplicate); it never misses one.
+    as item), fewer distinct items or ranks than rows, a score above the one just
+    before it in rank order where both are personalised or both popular, or a
+    personalised row after a popular one. The screen may flag a key that the rule's own
+    query then clears (a null item also counts as a duplicate; a rise between two
+    personalised sources is not one within a source); it never misses one: where the
+    personalised rows all rank before the popular ones, every row's previous row of its
+    own source is the one before it or a row of the other personalised source.
 
     Args:
         frame: The table (``key, rank, item, score[, source]``).
@@ -165,38 +168,32 @@ def screen_recommendations(
     )
     if forbid_self:
         bad_row = bad_row | (col(key) == col(item))
-    fields = ["rank", "score"] + (["source"] if group_by_source else [])
+    # rank order within each key: the window's shuffle by key also serves the
+    # aggregation below (no second exchange)
+    in_order = Window.partitionBy(key).orderBy("rank")
+    popular = (col("source") == "popular") if group_by_source else F.lit(True)
+    rises = F.coalesce(
+        (F.lag(popular).over(in_order) == popular)
+        & (F.lag("score").over(in_order) < col("score")),
+        F.lit(False),
+    )
     aggregates = [
         F.count("*").alias("n"),
         F.max(F.coalesce(bad_row, F.lit(True)).cast("int")).alias("bad_row"),
         F.size(F.collect_set(item)).alias("items"),
         F.size(F.collect_set("rank")).alias("ranks"),
-        F.array_sort(F.collect_list(F.struct(*fields))).alias("entries"),
+        F.max(col("_rises").cast("int")).alias("rises"),
     ]
     if group_by_source:
         aggregates += [
             F.max(F.when(col("source") != "popular", col("rank"))).alias("last_cf"),
             F.min(F.when(col("source") == "popular", col("rank"))).alias("first_pop"),
         ]
-    per_key = frame.groupBy(key).agg(*aggregates)
-    entries = col("entries")
-
-    def rises(i):
-        current = F.element_at(entries, i)
-        earlier = F.slice(entries, 1, i - 1)
-        if group_by_source:
-            earlier = F.filter(earlier, lambda e: e["source"] == current["source"])
-        previous = F.try_element_at(earlier, F.lit(-1))
-        return F.coalesce(previous["score"] < current["score"], F.lit(False))
-
-    unsorted = F.when(
-        F.size(entries) >= 2,
-        F.exists(F.sequence(F.lit(2), F.size(entries)), rises),
-    ).otherwise(F.lit(False))
+    per_key = frame.withColumn("_rises", rises).groupBy(key).agg(*aggregates)
     flags = {
         "rows": col("bad_row") == 1,
         "duplicates": (col("items") != col("n")) | (col("ranks") != col("n")),
-        "order": unsorted,
+        "order": col("rises") == 1,
     }
     if group_by_source:
         flags["sources"] = F.coalesce(col("last_cf") > col("first_pop"), F.lit(False))

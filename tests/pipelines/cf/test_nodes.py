@@ -278,20 +278,23 @@ def test_the_one_job_screen_flags_exactly_the_broken_keys(spark):
         (3, 1, 5, 0.5, "item_cosine"),
         (3, 2, 5, 0.4, "item_cosine"),
         (4, 1, 5, 0.5, "item_cosine"),
-        (4, 1, 6, 0.4, "item_cosine"),
+        (4, 1, 6, 0.5, "item_cosine"),
         # user 5: a score above 1 and a null product
         (5, 1, 5, 1.5, "item_cosine"),
         (5, 2, None, 0.4, "item_cosine"),
+        # user 6: its scores rise from rank 1 to rank 2
+        (6, 1, 5, 0.3, "item_cosine"),
+        (6, 2, 6, 0.4, "item_cosine"),
     ]
     n, suspects = screen_recommendations(
         _recs(spark, rows, True), "user_id", "product_id", group_by_source=True
     )
-    # user 2 also ranks a personalised row after a popular one. Flagged beyond their
-    # own rule (the rules' queries then clear them): user 5's null product is one
-    # distinct product fewer than its rows, user 4's tied ranks sort 0.4 before 0.5.
+    # user 2's rise across a popular row is flagged as a personalised row after a
+    # popular one (its order is then checked by the rule's own query); user 5's null
+    # product is one distinct product fewer than its rows (flagged, cleared there too)
     assert (n, suspects) == (
-        13,
-        {"rows": 1, "duplicates": 3, "order": 2, "sources": 1},
+        15,
+        {"rows": 1, "duplicates": 3, "order": 1, "sources": 1},
     )
     n, suspects = screen_recommendations(
         _recs(spark, rows[:4], True), "user_id", "product_id", group_by_source=True

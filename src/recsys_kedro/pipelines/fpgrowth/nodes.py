@@ -497,7 +497,7 @@ def evaluate_crosssell(
         )
     )
     per_session = persist_for_run(per_user_metrics(recs, relevant, cfg.k, list(MODELS)))
-    summary = summarise_metrics(per_session, recs, relevant, cfg.k, catalog)
+    summary = summarise_metrics(per_session, catalog)
     intervals = paired_bootstrap(per_session, USER_METRICS, "popularity", cfg.bootstrap)
     table = summary.merge(intervals, on=["model", "segment"], how="left")
     table = (
