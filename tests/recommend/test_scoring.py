@@ -259,3 +259,26 @@ def test_batch_input_errors():
             2,
             0.5,
         )
+
+
+def test_sums_equal_but_for_rounding_tie_and_do_not_rise_with_rank():
+    # product 4 gets 0.3 / 2 = 0.15; product 5 gets 0.1 / 2 + 0.2 / 2, which in floats
+    # is 0.15000000000000002: the same score, so the smaller id first, and the scores
+    # returned must not rise from rank 1 to rank 2
+    index = NeighbourIndex.from_long(
+        pd.DataFrame(
+            {
+                "product_id": [1, 1, 2],
+                "rank": [1, 2, 1],
+                "rec_product_id": [4, 5, 5],
+                "score": [0.3, 0.1, 0.2],
+            }
+        )
+    )
+    assert 0.1 / 2 + 0.2 / 2 > 0.3 / 2  # the float sums differ
+    ids, scores, _ = recommend(
+        np.array([1, 2]), np.array([1.0, 1.0]), np.array([]), index, POPULAR, 2
+    )
+    assert ids.tolist() == [4, 5]
+    assert scores[0] >= scores[1]
+    assert scores.tolist() == pytest.approx([0.15, 0.15])

@@ -233,8 +233,9 @@ def score_batch(
     products (score: ``w * repeat / the user's largest repeat``). The two parts are
     sparse matrices (users x products; the first is the weighted histories times the
     neighbour matrix), summed; the excluded products and those scoring 0 are dropped and
-    each user's k best kept. Scores are ranked at 12 decimals, so sums that are equal
-    but were added in another order tie, and ties go to the smaller product id. Missing
+    each user's k best kept. Scores are rounded to 12 decimals before ranking (and
+    returned so), so sums that are equal but were added in another order tie, and ties
+    go to the smaller product id. Missing
     slots are filled with the popular products the user was neither recommended nor
     excluded from, in popularity order.
 
@@ -397,7 +398,7 @@ def _top_per_row(
     excluded: Ragged,
     k: int,
 ) -> _Chosen:
-    """Each row's k largest entries that are not excluded (ranked at 12 decimals,
+    """Each row's k largest entries that are not excluded (rounded to 12 decimals,
     ties: the smaller id).
 
     A row with ``e`` excluded products keeps its entries at or above its ``(k + e)``-th
@@ -462,7 +463,8 @@ def _top_per_row(
         ranks=ranks[top],
         columns=columns[order],
         product_ids=product_ids[order],
-        scores=np.minimum(scores[order], 1.0),
+        # the ranked (rounded) values, so scores never rise with rank
+        scores=np.minimum(values[order], 1.0),
     )
 
 
