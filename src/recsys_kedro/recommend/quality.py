@@ -142,8 +142,9 @@ def screen_recommendations(
     personalised row after a popular one. The screen may flag a key that the rule's own
     query then clears (a null item also counts as a duplicate; a rise between two
     personalised sources is not one within a source); it never misses one: where the
-    personalised rows all rank before the popular ones, every row's previous row of its
-    own source is the one before it or a row of the other personalised source.
+    personalised rows all rank before the popular ones, a row scoring above the previous
+    row of its own source has, somewhere between the two, an adjacent pair that rises
+    and is all personalised or all popular.
 
     Args:
         frame: The table (``key, rank, item, score[, source]``).
