@@ -586,7 +586,8 @@ def _als_fit_sample(
     """
     if max_users is None:
         return ratings
-    everyone = ratings.select("user_id").distinct()
+    # the count below and the sample of the others both read it: computed once
+    everyone = persist_for_run(ratings.select("user_id").distinct())
     marked = users.select("user_id").distinct().withColumn("_evaluated", F.lit(1))
     counts = (
         everyone.join(marked, "user_id", "left")
