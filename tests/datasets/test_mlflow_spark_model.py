@@ -39,9 +39,7 @@ def _logged_requirements(dataset: MlflowSparkModelDataset) -> list[str]:
     return (Path(folder) / "requirements.txt").read_text().split()
 
 
-def test_requirements_are_pinned_to_this_environment_without_inference(
-    spark, tracking
-):
+def test_requirements_are_pinned_to_this_environment_without_inference(spark, tracking):
     """No requirements in save_args: mlflow, the flavor's pyspark and the pyfunc
     wrapper's pandas, numpy and pyarrow at their installed versions (the list MLflow's
     inference found, without its subprocess); the model answers as fitted."""
