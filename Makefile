@@ -67,14 +67,11 @@ test-fast: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -m "not slow and not integration"
 
-## Lint, format check and the whole test suite (what CI runs), on TEST_WORKERS pytest-xdist
-## workers: a module's tests stay on one worker; each `kedro run` test may go to any
-## (tests/conftest.py). TEST_WORKERS=0: one process.
-TEST_WORKERS ?= 2
+## Lint, format check and the whole test suite (what CI runs).
 test: install-test browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest
 
 ## The wheel on the Python environments of Databricks Runtime 16.4 LTS (Spark 3.5.2) and
 ## 17.3 LTS (Spark 4.0.0), both Python 3.12: per runtime a venv with its libraries, the

@@ -19,29 +19,6 @@ from recsys_kedro import spark_session
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
-# Modules whose tests are each a whole `kedro` command in its own project copy: with
-# `pytest -n` (make test) xdist may hand them to any worker, longest first. Every other
-# module's tests stay on one worker together, so a module-scoped fixture (a pipeline run,
-# a fitted model) is built once, and the session-scoped ones (sample_run) by one worker.
-INDEPENDENT_MODULES = ("tests/test_run.py", "tests/test_cloud.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups the tests for ``pytest -n N --dist loadgroup`` and puts the independent,
-    longest ones first (two workers finish together instead of one waiting on the other
-    while the long `kedro run` tests come last)."""
-    independent = []
-    grouped = []
-    for item in items:
-        module = item.path.relative_to(PROJECT_ROOT).as_posix()
-        if module in INDEPENDENT_MODULES:
-            independent.append(item)
-        else:
-            item.add_marker(pytest.mark.xdist_group(module))
-            grouped.append(item)
-    items[:] = independent + grouped
-
-
 EVENT_SCHEMA = T.StructType(
     [
         T.StructField("event_time", T.TimestampType()),
