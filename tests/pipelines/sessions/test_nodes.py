@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 from recsys_kedro.next_item.index import SessionDataError
 from recsys_kedro.next_item.model import SessionData
 from recsys_kedro.pipelines.sessions.nodes import (
+    _score_partition,
     evaluate_session_models,
     fit_session_recommender,
     recent_session_events,
@@ -255,3 +256,27 @@ def test_evaluation_by_hand(spark, fitted):
         )
     assert metrics["item_cosine.mrr_at_10"]["value"] == pytest.approx(0.5)
     assert metrics["cases"]["value"] == 3
+
+
+def test_each_arrow_batch_draws_its_own_bootstrap_weights(fitted):
+    """The Poisson weights come from the batch's (partition, batch) stream: two batches
+    of one partition no longer draw the same weights (they did when seeded by the
+    partition alone), and the same batch draws the same ones again."""
+    model, _ = fitted
+    part = pd.DataFrame({"user_session": ["s"], "items": [[1, 2]]})  # one case
+
+    def weights(stream):
+        frame = _score_partition(
+            {"model": model, "replicates": 200}, part, ["popularity"], 7, stream
+        )
+        boot = frame[(frame["kind"] == "boot") & (frame["metric"] == "mrr_at_10")]
+        return boot.sort_values("replicate")["sum_w"].to_numpy()
+
+    first, again = weights((0, 0)), weights((0, 0))
+    other_batch, other_partition = weights((0, 1)), weights((1, 0))
+    np.testing.assert_array_equal(first, again)
+    # one case: each replicate's weight is one Poisson(1) draw
+    assert set(np.unique(first)) <= set(range(20)) and 0.7 < first.mean() < 1.3
+    assert not np.array_equal(first, other_batch)
+    assert not np.array_equal(first, other_partition)
+    assert not np.array_equal(other_batch, other_partition)

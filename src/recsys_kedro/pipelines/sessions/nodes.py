@@ -39,7 +39,11 @@ from recsys_kedro.next_item.model import (
 )
 from recsys_kedro.next_item.serving import recommend_frame
 from recsys_kedro.pipelines.sessions.params import SessionsParams
-from recsys_kedro.spark_session import broadcast_value, persist_for_run
+from recsys_kedro.spark_session import (
+    broadcast_value,
+    default_parallelism,
+    persist_for_run,
+)
 from recsys_kedro.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
@@ -231,8 +235,24 @@ def recommend_sessions(
             )
             yield frame.drop(columns="row").astype({"rank": "int32"})
 
-    return sessions.select("user_session", "items").mapInPandas(
+    return _spread(sessions.select("user_session", "items")).mapInPandas(
         score, RECOMMENDATION_SCHEMA
+    )
+
+
+def _spread(sessions: DataFrame) -> DataFrame:
+    """The sessions hashed by id over as many partitions as the session runs tasks at
+    once, for the Python scoring after it: a small table read from one file is one
+    partition, and its scoring then runs on one core.
+
+    Args:
+        sessions: One row per ``user_session``.
+
+    Returns:
+        The same rows.
+    """
+    return sessions.repartition(
+        default_parallelism(sessions.sparkSession), "user_session"
     )
 
 
@@ -268,10 +288,20 @@ def _case_values(ranks: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _score_partition(
-    payload: dict[str, Any], part: pd.DataFrame, models: list[str], seed: int
+    payload: dict[str, Any],
+    part: pd.DataFrame,
+    models: list[str],
+    seed: int,
+    stream: tuple[int, int] = (0, 0),
 ) -> pd.DataFrame:
-    """Ranks every case of the partition's sessions with every model; partial bootstrap
-    sums with Poisson(1) case weights drawn per partition."""
+    """Ranks every case of a batch of sessions with every model; partial bootstrap sums
+    with Poisson(1) case weights from the batch's own random stream.
+
+    ``stream`` is the batch's (partition, batch number within the partition): each batch
+    draws its own weights. Seeded by the partition alone, every Arrow batch of a
+    partition drew the same weights, so case i of each batch moved together in every
+    replicate and the intervals were not those of independent cases.
+    """
     model: SessionModel = payload["model"]
     data = _session_data(part)
     native = [m for m in models if m not in {"item_cosine", "fpgrowth_rules"}]
@@ -327,9 +357,7 @@ def _score_partition(
     replicates = payload["replicates"]
     n_cases = len(next(iter(values.values()))["hit_rate_at_10"]) if values else 0
     if n_cases:
-        context = TaskContext.get()
-        stream = context.partitionId() if context is not None else 0
-        rng = np.random.default_rng([seed, stream])
+        rng = np.random.default_rng([seed, *stream])
         sum_w = np.zeros(replicates)
         sums = {(n, m): np.zeros(replicates) for n in values for m in values[n]}
         for lo in range(0, n_cases, _BOOT_BLOCK):  # memory: replicates x block
@@ -403,14 +431,16 @@ def evaluate_session_models(  # noqa: PLR0914
     seed = ev.seed
 
     def score(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for part in parts:
+        context = TaskContext.get()
+        partition = context.partitionId() if context is not None else 0
+        for batch, part in enumerate(parts):
             if not part.empty:
-                yield _score_partition(shared(), part, models, seed)
+                yield _score_partition(shared(), part, models, seed, (partition, batch))
 
     scored = persist_for_run(
-        test_sequences.where(F.col("n_items") >= 2)
-        .select("user_session", "items")
-        .mapInPandas(score, _EVAL_SCHEMA)
+        _spread(
+            test_sequences.where(F.col("n_items") >= 2).select("user_session", "items")
+        ).mapInPandas(score, _EVAL_SCHEMA)
     )
     cases = scored.where(F.col("kind") == "case")
     aggs = [F.count(F.lit(1)).alias("cases")]
